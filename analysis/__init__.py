@@ -1,0 +1,1 @@
+"""pifio analysis: results store, A/B statistics, plots, dashboard."""

@@ -1,0 +1,167 @@
+// pifio PI core: formats, guard CRCs, generate/verify, injection.
+//
+// No fio, no I/O. Setup paths (parse, validate) return a Result that carries
+// an errno and a message saying what to do; hot paths (crc*, generate, verify)
+// never allocate, throw or log.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pifio {
+
+// ---------------------------------------------------------------- results --
+
+struct Error {
+    int err = 0;          // errno-style code (EINVAL, EOPNOTSUPP, ...); 0 = ok
+    std::string msg;      // what is wrong and what value would work
+    explicit operator bool() const { return err != 0; }
+};
+
+template <class T>
+struct Result {
+    T value{};
+    Error error;
+    bool ok() const { return error.err == 0; }
+};
+
+// ----------------------------------------------------------------- format --
+
+enum class Guard : uint8_t { g16, g64 };          // 8-byte tuple / 16-byte tuple
+enum class PiLoc : uint8_t { last, first };       // tuple in last / first bytes of metadata
+enum class Layout : uint8_t { sep, ext };         // separate metadata buffer / extended LBA
+
+// One LBA format. Build it with parse_format() (validated) — the derived
+// helpers assume a valid format.
+struct Format {
+    uint32_t data_size = 4096;   // power of two >= 512
+    uint32_t ms = 0;             // metadata bytes per block
+    uint8_t pi_type = 0;         // 0 (none), 1, 2, 3
+    Guard guard = Guard::g16;
+    PiLoc loc = PiLoc::last;
+    Layout layout = Layout::sep;
+
+    uint32_t tuple_size() const { return pi_type == 0 ? 0 : (guard == Guard::g16 ? 8u : 16u); }
+    // Offset of the PI tuple inside a block's metadata.
+    uint32_t pi_offset() const { return loc == PiLoc::first ? 0 : ms - tuple_size(); }
+    // Bytes of one block in the data buffer (data, plus metadata when extended).
+    uint32_t data_stride() const { return layout == Layout::ext ? data_size + ms : data_size; }
+    // Bytes of one block in the separate metadata buffer (0 when extended).
+    uint32_t md_stride() const { return layout == Layout::sep ? ms : 0; }
+    bool operator==(const Format&) const = default;
+};
+
+// "<data>+<ms>[/t0|t1|t2|t3][/g16|g64][/first|last][/sep|ext]".
+// Defaults: t1 when ms >= 8 else t0, g16, last, sep. Fields after "+ms" may
+// come in any order, each at most once. The error message names the field.
+Result<Format> parse_format(std::string_view spec);
+// Canonical spelling (every field explicit), e.g. "4096+8/t1/g16/last/sep".
+std::string format_to_string(const Format& f);
+// Short spelling (defaults omitted), e.g. "4096+8/t1" — parses back equal.
+std::string format_to_short(const Format& f);
+
+// ------------------------------------------------------------------- CRCs --
+//
+// Both CRCs chain: crcX(crcX(0, a, n), b, m) == crcX(0, a||b, n+m).
+// CRC16-T10DIF: poly 0x8BB7, init 0, no reflection, no xorout.
+// CRC64-NVMe: poly 0xAD93D23594C93659 reflected, init and xorout all ones;
+// the seed/return value is the finished CRC (the ones are applied inside).
+
+uint16_t crc16_t10dif(uint16_t crc, const void* buf, size_t len);
+uint64_t crc64_nvme(uint64_t crc, const void* buf, size_t len);
+
+// Bit-serial references (slow, obviously correct) for tests.
+uint16_t crc16_t10dif_ref(uint16_t crc, const void* buf, size_t len);
+uint64_t crc64_nvme_ref(uint64_t crc, const void* buf, size_t len);
+
+enum class CrcImpl : uint8_t {
+    automatic,       // best the CPU has (probed once)
+    table,           // portable slice-by-N table code
+    pclmul,          // SSE4.1 + PCLMULQDQ folding
+    vpclmul_avx2,    // VPCLMULQDQ on 256-bit vectors
+    vpclmul_avx512,  // VPCLMULQDQ on 512-bit vectors
+};
+const char* crc_impl_name(CrcImpl impl);
+// True when the CPU can run impl.
+bool crc_impl_supported(CrcImpl impl);
+// Force an implementation for every later call (tests, old CPUs). Returns
+// false and changes nothing when the CPU cannot run it. Not thread-safe with
+// concurrent CRC calls; call at setup.
+bool crc_force(CrcImpl impl);
+CrcImpl crc_active();
+
+// ---------------------------------------------------- generate / verify --
+
+enum Check : uint8_t { CHK_GUARD = 1, CHK_APP = 2, CHK_REF = 4, CHK_ALL = 7 };
+enum class Field : uint8_t { guard = 0, app = 1, ref = 2 };
+const char* field_name(Field f);   // "guard", "apptag", "reftag"
+
+// Validated once, taken const by hot loops.
+struct PiContext {
+    Format fmt;
+    uint16_t app_tag = 0;
+    uint16_t app_mask = 0xffff;   // bits of the app tag that are checked
+    uint8_t checks = CHK_ALL;     // which fields verify() checks
+};
+Result<PiContext> make_context(const Format& fmt, uint16_t app_tag, uint16_t app_mask, uint8_t checks);
+
+// Where a run of blocks starts. `ref` is the reference tag of the first block
+// as the device expects it: type 1 -> the LBA (low 32 or 48 bits), type 2 ->
+// the command's initial ref tag, type 3 -> anything (written, never checked).
+// Each later block uses ref + i (type 1/2/3 alike when generating).
+struct Span {
+    uint64_t lba = 0;        // for error records only
+    uint64_t ref = 0;
+    uint32_t nblocks = 0;
+};
+// ref to use for a run starting at `lba` for this format (type 1: lba; 2/3: lba too
+// unless the caller has a separate initial ref tag).
+inline uint64_t ref_mask(const Format& f) { return f.guard == Guard::g16 ? 0xffffffffull : 0xffffffffffffull; }
+
+// Fill the PI tuple of every block (data: nblocks * data_stride bytes;
+// md: nblocks * md_stride bytes, ignored when extended). Metadata bytes
+// outside the tuple are left as they are (and covered by the guard when
+// they precede it). No-op for pi_type 0.
+void generate(const PiContext& ctx, void* data, void* md, const Span& span);
+
+struct Mismatch {
+    uint32_t block;   // index within the span
+    uint64_t lba;     // span.lba + block
+    Field field;
+    uint64_t got;
+    uint64_t want;
+};
+
+struct VerifyStats {
+    uint32_t bad_blocks = 0;    // blocks with at least one mismatch
+    uint32_t count[3] = {};     // mismatches per Field
+    uint32_t recorded = 0;      // records written to the caller's array
+    uint32_t escaped = 0;       // blocks skipped by the escape rules
+    uint32_t total() const { return count[0] + count[1] + count[2]; }
+};
+
+// Check every block. Records up to max_out mismatches into out (may be null
+// with max_out 0). stop_at_first: return after the first bad block.
+// Returns stats.bad_blocks == 0.
+bool verify(const PiContext& ctx, const void* data, const void* md, const Span& span,
+            Mismatch* out, uint32_t max_out, VerifyStats* stats, bool stop_at_first = false);
+
+// Corrupt `field` of block `block` (flip the low bit of the field's last
+// byte, so got != want for sure; for guard, flips a data byte instead when
+// flip_data is true).
+void inject(const Format& fmt, void* data, void* md, uint32_t block, Field field, bool flip_data = false);
+
+// Read / write the tuple of one block (decoded, host order) — for tools and tests.
+struct Tuple {
+    uint64_t guard;   // 16 or 64 bits
+    uint16_t app;
+    uint64_t ref;     // 32 or 48 bits
+};
+Tuple read_tuple(const Format& fmt, const void* data, const void* md, uint32_t block);
+void write_tuple(const Format& fmt, void* data, void* md, uint32_t block, const Tuple& t);
+// Guard the device would compute for block `block` (data + metadata before the tuple).
+uint64_t compute_guard(const Format& fmt, const void* data, const void* md, uint32_t block);
+
+}  // namespace pifio

@@ -1,0 +1,1 @@
+"""pifio lab: set-up, builds, QEMU guests with emulated NVMe PI namespaces, scenario runs."""
