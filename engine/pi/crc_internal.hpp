@@ -1,0 +1,55 @@
+// Private to the pi core: CRC kernel tables and the dispatch record.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "pifio/pi.hpp"
+
+namespace pifio::detail {
+
+// Largest group of independent blocks a *_multi kernel takes at once.
+inline constexpr unsigned kMultiMax = 8;
+
+// One implementation of both CRCs. Semantics as the public functions:
+// crc16 seed/result plain; crc64 seed/result are finished CRCs.
+// *_multi: CRC (from seed 0) of n <= kMultiMax blocks of len bytes each,
+// block i at base + i*stride; results in out[0..n).
+struct CrcKernels {
+    CrcImpl impl;
+    uint16_t (*crc16)(uint16_t crc, const uint8_t* p, size_t len);
+    uint64_t (*crc64)(uint64_t crc, const uint8_t* p, size_t len);
+    void (*crc16_multi)(const uint8_t* base, size_t stride, size_t len, unsigned n, uint16_t* out);
+    void (*crc64_multi)(const uint8_t* base, size_t stride, size_t len, unsigned n, uint64_t* out);
+};
+
+extern const CrcKernels kTableKernels;
+// x86 variants; null kernels (all pointers null) when not built for x86.
+extern const CrcKernels kPclmulKernels;
+extern const CrcKernels kAvx2Kernels;
+extern const CrcKernels kAvx512Kernels;
+
+// Active kernels (probed on first use).
+const CrcKernels& kernels();
+
+// Table code, callable by SIMD variants for heads/tails.
+uint16_t crc16_table(uint16_t crc, const uint8_t* p, size_t len);
+uint64_t crc64_table(uint64_t crc, const uint8_t* p, size_t len);
+// crc64 on the raw register (init/xorout not applied).
+uint64_t crc64_table_raw(uint64_t reg, const uint8_t* p, size_t len);
+
+// Polynomials.
+inline constexpr uint16_t kCrc16Poly = 0x8BB7;                     // x^16 implied
+inline constexpr uint64_t kCrc64Poly = 0xAD93D23594C93659ull;      // x^64 implied, normal order
+
+constexpr uint64_t reflect64(uint64_t v) {
+    uint64_t r = 0;
+    for (int i = 0; i < 64; ++i) {
+        r = (r << 1) | (v & 1);
+        v >>= 1;
+    }
+    return r;
+}
+inline constexpr uint64_t kCrc64PolyRefl = reflect64(kCrc64Poly);
+
+}  // namespace pifio::detail

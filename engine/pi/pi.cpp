@@ -1,0 +1,286 @@
+// Generate / verify / inject over runs of blocks, both layouts, both guard
+// formats. 16b vs 64b differences live in the tuple accessors (G16, G64);
+// the loops are written once. Hot paths never allocate, throw or log.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "crc_internal.hpp"
+
+namespace pifio {
+namespace {
+
+using detail::CrcKernels;
+using detail::kMultiMax;
+
+inline uint16_t ld16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint32_t ld32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+}
+inline uint64_t ld48(const uint8_t* p) { return uint64_t{ld16(p)} << 32 | ld32(p + 2); }
+inline uint64_t ld64(const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+inline void st16(uint8_t* p, uint16_t v) {
+    p[0] = static_cast<uint8_t>(v >> 8);
+    p[1] = static_cast<uint8_t>(v);
+}
+inline void st32(uint8_t* p, uint32_t v) {
+    v = __builtin_bswap32(v);
+    std::memcpy(p, &v, 4);
+}
+inline void st48(uint8_t* p, uint64_t v) {
+    st16(p, static_cast<uint16_t>(v >> 32));
+    st32(p + 2, static_cast<uint32_t>(v));
+}
+inline void st64(uint8_t* p, uint64_t v) {
+    v = __builtin_bswap64(v);
+    std::memcpy(p, &v, 8);
+}
+
+// 8-byte tuple: guard CRC16 | app 16 | ref 32 (big-endian).
+struct G16 {
+    using guard_t = uint16_t;
+    static constexpr uint32_t kSize = 8;
+    static constexpr uint64_t kRefMask = 0xffffffffull;
+    static constexpr uint32_t kAppOff = 2;
+    static uint64_t guard(const uint8_t* t) { return ld16(t); }
+    static uint16_t app(const uint8_t* t) { return ld16(t + 2); }
+    static uint64_t ref(const uint8_t* t) { return ld32(t + 4); }
+    static void put(uint8_t* t, uint64_t g, uint16_t a, uint64_t r) {
+        st16(t, static_cast<uint16_t>(g));
+        st16(t + 2, a);
+        st32(t + 4, static_cast<uint32_t>(r));
+    }
+    static guard_t crc(const CrcKernels& k, guard_t seed, const uint8_t* p, size_t n) { return k.crc16(seed, p, n); }
+    static void multi(const CrcKernels& k, const uint8_t* b, size_t stride, size_t len, unsigned n, guard_t* out) {
+        k.crc16_multi(b, stride, len, n, out);
+    }
+};
+
+// 16-byte tuple: guard CRC64 | app 16 | storage+ref 48 (big-endian).
+struct G64 {
+    using guard_t = uint64_t;
+    static constexpr uint32_t kSize = 16;
+    static constexpr uint64_t kRefMask = 0xffffffffffffull;
+    static constexpr uint32_t kAppOff = 8;
+    static uint64_t guard(const uint8_t* t) { return ld64(t); }
+    static uint16_t app(const uint8_t* t) { return ld16(t + 8); }
+    static uint64_t ref(const uint8_t* t) { return ld48(t + 10); }
+    static void put(uint8_t* t, uint64_t g, uint16_t a, uint64_t r) {
+        st64(t, g);
+        st16(t + 8, a);
+        st48(t + 10, r);
+    }
+    static guard_t crc(const CrcKernels& k, guard_t seed, const uint8_t* p, size_t n) { return k.crc64(seed, p, n); }
+    static void multi(const CrcKernels& k, const uint8_t* b, size_t stride, size_t len, unsigned n, guard_t* out) {
+        k.crc64_multi(b, stride, len, n, out);
+    }
+};
+
+// Where a block's pieces live, for either layout.
+struct Geometry {
+    size_t ds;       // data stride
+    size_t mstride;  // md stride (sep) or 0
+    uint32_t dsize;
+    uint32_t pi_off;
+    size_t contig;   // guard bytes contiguous with the data (data + md prefix when ext)
+    size_t chain;    // guard bytes in the separate md buffer (sep, PI last, ms > tuple)
+    bool ext;
+
+    explicit Geometry(const Format& f)
+        : ds(f.data_stride()),
+          mstride(f.md_stride()),
+          dsize(f.data_size),
+          pi_off(f.pi_offset()),
+          contig(f.data_size + (f.layout == Layout::ext ? f.pi_offset() : 0)),
+          chain(f.layout == Layout::ext ? 0 : f.pi_offset()),
+          ext(f.layout == Layout::ext) {}
+
+    template <class P>
+    P* md_of(P* data, P* md, size_t block) const {
+        return ext ? data + block * ds + dsize : md + block * mstride;
+    }
+    template <class P>
+    P* tuple_of(P* data, P* md, size_t block) const {
+        return md_of(data, md, block) + pi_off;
+    }
+};
+
+template <class T>
+void generate_t(const PiContext& ctx, uint8_t* data, uint8_t* md, const Span& span) {
+    const CrcKernels& k = detail::kernels();
+    const Geometry geo(ctx.fmt);
+    typename T::guard_t g[kMultiMax];
+    for (uint32_t i = 0; i < span.nblocks; i += kMultiMax) {
+        const unsigned n = std::min<uint32_t>(kMultiMax, span.nblocks - i);
+        T::multi(k, data + i * geo.ds, geo.ds, geo.contig, n, g);
+        for (unsigned j = 0; j < n; ++j) {
+            uint8_t* m = geo.md_of(data, md, i + j);
+            if (geo.chain) g[j] = T::crc(k, g[j], m, geo.chain);
+            T::put(m + geo.pi_off, g[j], ctx.app_tag, (span.ref + i + j) & T::kRefMask);
+        }
+    }
+}
+
+template <class T>
+bool verify_t(const PiContext& ctx, const uint8_t* data, const uint8_t* md, const Span& span, Mismatch* out,
+              uint32_t max_out, VerifyStats* stats, bool stop_at_first) {
+    const CrcKernels& k = detail::kernels();
+    const Geometry geo(ctx.fmt);
+    const bool type3 = ctx.fmt.pi_type == 3;
+    const bool chk_guard = ctx.checks & CHK_GUARD;
+    const bool chk_app = ctx.checks & CHK_APP;
+    const bool chk_ref = (ctx.checks & CHK_REF) && !type3;
+    VerifyStats st;
+    typename T::guard_t g[kMultiMax];
+    auto record = [&](uint32_t block, Field f, uint64_t got, uint64_t want) {
+        ++st.count[static_cast<int>(f)];
+        if (st.recorded < max_out) out[st.recorded++] = Mismatch{block, span.lba + block, f, got, want};
+    };
+    for (uint32_t i = 0; i < span.nblocks; i += kMultiMax) {
+        const unsigned n = std::min<uint32_t>(kMultiMax, span.nblocks - i);
+        if (chk_guard) T::multi(k, data + i * geo.ds, geo.ds, geo.contig, n, g);
+        for (unsigned j = 0; j < n; ++j) {
+            const uint32_t b = i + j;
+            const uint8_t* m = geo.md_of(data, md, b);
+            const uint8_t* t = m + geo.pi_off;
+            const uint16_t app = T::app(t);
+            if (app == 0xffff && (!type3 || T::ref(t) == T::kRefMask)) {
+                ++st.escaped;
+                continue;
+            }
+            const uint32_t before = st.total();
+            if (chk_guard) {
+                if (geo.chain) g[j] = T::crc(k, g[j], m, geo.chain);
+                const uint64_t got = T::guard(t);
+                if (got != g[j]) record(b, Field::guard, got, g[j]);
+            }
+            if (chk_app && ((app ^ ctx.app_tag) & ctx.app_mask)) record(b, Field::app, app, ctx.app_tag);
+            if (chk_ref) {
+                const uint64_t got = T::ref(t), want = (span.ref + b) & T::kRefMask;
+                if (got != want) record(b, Field::ref, got, want);
+            }
+            if (st.total() != before) {
+                ++st.bad_blocks;
+                if (stop_at_first) goto done;
+            }
+        }
+    }
+done:
+    if (stats) *stats = st;
+    return st.bad_blocks == 0;
+}
+
+}  // namespace
+
+const char* field_name(Field f) {
+    switch (f) {
+        case Field::guard: return "guard";
+        case Field::app: return "apptag";
+        case Field::ref: return "reftag";
+    }
+    return "?";
+}
+
+Result<PiContext> make_context(const Format& fmt, uint16_t app_tag, uint16_t app_mask, uint8_t checks) {
+    Result<PiContext> r;
+    // Validate a hand-built Format with the parser's rules (one place).
+    Result<Format> pf = parse_format(format_to_string(fmt));
+    if (fmt.pi_type > 3) {
+        r.error = {EINVAL, "PI type " + std::to_string(fmt.pi_type) + " is not 0..3"};
+        return r;
+    }
+    if (!pf.ok()) {
+        r.error = pf.error;
+        return r;
+    }
+    if (checks & ~CHK_ALL) {
+        r.error = {EINVAL, "checks 0x" + std::to_string(checks) + " has bits outside CHK_ALL (guard|app|ref = 7)"};
+        return r;
+    }
+    r.value.fmt = fmt;
+    r.value.app_tag = app_tag;
+    r.value.app_mask = app_mask;
+    // Type 3 has no reference tag check (NVMe rejects PRCHK ref on type 3).
+    r.value.checks = fmt.pi_type == 3 ? static_cast<uint8_t>(checks & ~CHK_REF) : checks;
+    return r;
+}
+
+void generate(const PiContext& ctx, void* data, void* md, const Span& span) {
+    if (ctx.fmt.pi_type == 0) return;
+    auto* d = static_cast<uint8_t*>(data);
+    auto* m = static_cast<uint8_t*>(md);
+    if (ctx.fmt.guard == Guard::g16)
+        generate_t<G16>(ctx, d, m, span);
+    else
+        generate_t<G64>(ctx, d, m, span);
+}
+
+bool verify(const PiContext& ctx, const void* data, const void* md, const Span& span, Mismatch* out,
+            uint32_t max_out, VerifyStats* stats, bool stop_at_first) {
+    if (ctx.fmt.pi_type == 0) {
+        if (stats) *stats = VerifyStats{};
+        return true;
+    }
+    const auto* d = static_cast<const uint8_t*>(data);
+    const auto* m = static_cast<const uint8_t*>(md);
+    if (ctx.fmt.guard == Guard::g16) return verify_t<G16>(ctx, d, m, span, out, max_out, stats, stop_at_first);
+    return verify_t<G64>(ctx, d, m, span, out, max_out, stats, stop_at_first);
+}
+
+void inject(const Format& fmt, void* data, void* md, uint32_t block, Field field, bool flip_data) {
+    if (fmt.pi_type == 0) return;
+    const Geometry geo(fmt);
+    auto* d = static_cast<uint8_t*>(data);
+    auto* m = static_cast<uint8_t*>(md);
+    if (field == Field::guard && flip_data) {
+        d[block * geo.ds] ^= 1;
+        return;
+    }
+    uint8_t* t = geo.tuple_of(d, m, block);
+    const bool g64 = fmt.guard == Guard::g64;
+    size_t last = 0;
+    switch (field) {
+        case Field::guard: last = g64 ? 7 : 1; break;
+        case Field::app: last = g64 ? 9 : 3; break;
+        case Field::ref: last = g64 ? 15 : 7; break;
+    }
+    t[last] ^= 1;
+}
+
+Tuple read_tuple(const Format& fmt, const void* data, const void* md, uint32_t block) {
+    if (fmt.pi_type == 0) return Tuple{0, 0, 0};
+    const Geometry geo(fmt);
+    const uint8_t* t = geo.tuple_of(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(md), block);
+    if (fmt.guard == Guard::g16) return Tuple{G16::guard(t), G16::app(t), G16::ref(t)};
+    return Tuple{G64::guard(t), G64::app(t), G64::ref(t)};
+}
+
+void write_tuple(const Format& fmt, void* data, void* md, uint32_t block, const Tuple& tu) {
+    if (fmt.pi_type == 0) return;
+    const Geometry geo(fmt);
+    uint8_t* t = geo.tuple_of(static_cast<uint8_t*>(data), static_cast<uint8_t*>(md), block);
+    if (fmt.guard == Guard::g16)
+        G16::put(t, tu.guard, tu.app, tu.ref);
+    else
+        G64::put(t, tu.guard, tu.app, tu.ref);
+}
+
+uint64_t compute_guard(const Format& fmt, const void* data, const void* md, uint32_t block) {
+    const Geometry geo(fmt);
+    const auto* d = static_cast<const uint8_t*>(data) + block * geo.ds;
+    const uint8_t* m = geo.md_of(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(md), block);
+    if (fmt.guard == Guard::g16) {
+        uint16_t g = crc16_t10dif(0, d, geo.contig);
+        return geo.chain ? crc16_t10dif(g, m, geo.chain) : g;
+    }
+    uint64_t g = crc64_nvme(0, d, geo.contig);
+    return geo.chain ? crc64_nvme(g, m, geo.chain) : g;
+}
+
+}  // namespace pifio
