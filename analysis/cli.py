@@ -6,6 +6,7 @@ import os
 import sys
 
 from . import compare as cmp
+from . import stats
 from .meta import DEFAULT_VARY
 from .store import Store, StoreError, STORE_NAME
 from .fiojson import FioParseError
@@ -39,7 +40,8 @@ def compare(argv) -> int:
     ap.add_argument("a")
     ap.add_argument("b")
     ap.add_argument("--threshold", type=float, default=2.0, help="minimum effect in %% (default 2)")
-    ap.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    ap.add_argument("--alpha", type=float, default=stats.DEFAULT_ALPHA,
+                    help=f"significance level (default {stats.DEFAULT_ALPHA})")
     ap.add_argument("--vary", action="append", default=None, metavar="FIELD",
                     help=f"metadata field allowed to differ (default {', '.join(DEFAULT_VARY)}); repeatable")
     ap.add_argument("--scenario", metavar="GLOB", help="only scenarios matching GLOB")

@@ -254,7 +254,7 @@ def _median(v):
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
-def compare_groups(ga: dict, gb: dict, threshold=2.0, alpha=0.05, bootstrap=True) -> list[Row]:
+def compare_groups(ga: dict, gb: dict, threshold=2.0, alpha=stats.DEFAULT_ALPHA, bootstrap=True) -> list[Row]:
     rows = []
     for key in sorted(set(ga) | set(gb)):
         if key not in ga or key not in gb:
@@ -302,7 +302,7 @@ def compare_groups(ga: dict, gb: dict, threshold=2.0, alpha=0.05, bootstrap=True
 
 # ---- the whole comparison -------------------------------------------------
 
-def compare(store: Store, a: Side, b: Side, threshold=2.0, alpha=0.05, vary=DEFAULT_VARY,
+def compare(store: Store, a: Side, b: Side, threshold=2.0, alpha=stats.DEFAULT_ALPHA, vary=DEFAULT_VARY,
             include_aggregate=True, scenario_glob=None, bootstrap=True) -> dict:
     a_runs = store.runs(set(a.run_keys))
     b_runs = store.runs(set(b.run_keys))
@@ -435,7 +435,7 @@ def render_text(res: dict) -> str:
     for s in res.get("skips", []):
         lines.append(f"skipped on {s['side']} ({s['run']}): {s['scenario']}: {s['reason']}")
     if few:
-        lines.append(f"note: fewer than 4 runs on a side: no change can be significant at {res['alpha']}; "
+        lines.append(f"note: too few runs on a side: no change can be significant at {res['alpha']}; "
                      "repeat the runs")
     lines.append("")
     summ = ", ".join(f"{k}: {v}" for k, v in sorted(res.get("summary", {}).items()))

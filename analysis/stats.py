@@ -108,6 +108,13 @@ def mann_whitney_u(a, b) -> tuple[float, float, str]:
     return float(u1), float(min(1.0, p)), "normal"
 
 
+def min_p_value(n1: int, n2: int) -> float:
+    """Smallest two-sided p any data can give (complete separation, no ties)."""
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+
+
 def bootstrap_ratio_ci(a, b, mean="arithmetic", level=0.95, resamples=2000, seed=0):
     """Percentile bootstrap interval of mean(b) / mean(a). (lo, hi) or (nan, nan)."""
     a = np.asarray(a, dtype=float)
@@ -201,15 +208,18 @@ def pct_change(a: float, b: float) -> float:
 
 
 def decide(change_pct: float, p_value: float, higher_is_better: bool, threshold_pct: float,
-           alpha: float) -> str:
+           alpha: float = 0.01) -> str:
     if not (p_value < alpha) or not (abs(change_pct) >= threshold_pct):
         return NOISE
     better = change_pct > 0 if higher_is_better else change_pct < 0
     return IMPROVED if better else REGRESSED
 
 
+DEFAULT_ALPHA = 0.01   # many scenario x metric rows per comparison: keep false alarms rare
+
+
 def compare_samples(a, b, mean="arithmetic", higher_is_better=True, threshold_pct=2.0,
-                    alpha=0.05, headline=None, seed=0, bootstrap=True) -> Verdict:
+                    alpha=DEFAULT_ALPHA, headline=None, seed=0, bootstrap=True) -> Verdict:
     """Compare two samples. `headline` = (value_a, value_b) overrides the means
     (used for percentiles computed from summed bins); significance still comes
     from the per-run samples."""
@@ -224,7 +234,7 @@ def compare_samples(a, b, mean="arithmetic", higher_is_better=True, threshold_pc
         rlo, rhi = bootstrap_ratio_ci(a, b, mean, seed=seed)
         lo, hi = (rlo - 1) * 100, (rhi - 1) * 100
     note = ""
-    if min(a.size, b.size) < 4:
+    if min_p_value(a.size, b.size) >= alpha:
         note = f"n={a.size}/{b.size}: too few runs for significance at {alpha}"
     v = decide(change, p, higher_is_better, threshold_pct, alpha)
     return Verdict(ma, mb, change, p, test, lo, hi, v, note)
