@@ -1,0 +1,131 @@
+"""The scenarios `./pifio ab` and `./pifio bisect` run on a lab kernel.
+
+One guest boot runs a *suite* (a list of scenarios) so A/B pairs cost one
+boot per side and run. Each scenario is a busybox-sh fragment that leaves
+  /results/<scenario>/<job>.json   fio JSON+ (ingested by analysis)
+  /results/<scenario>/status       "pass" | "fail <why>" | "skip <why>"
+and the kernel's complaints (ref/guard tag errors) are taken from dmesg.
+
+Names: <stack>/<format>/<what>, e.g. dm-linear/512+8t1/read-verify. Series
+manifests match them with globs ("dm-linear/*/read-verify").
+
+These are the kernel-patch canaries' own scenarios, small and self-contained
+so that bisecting does not depend on the rest of the suite; the full stack
+matrix (issue 4) can be added as more entries of SCENARIOS.
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+# Namespaces of the A/B guest (nsid -> format spec of lab.formats).
+NAMESPACES = {1: "512+8/t1", 2: "4096+8/t1", 3: "4096+0"}
+NS_SIZE = 96 << 20
+
+# fio settings shared by the speed scenarios. TCG: a 4 KiB read costs ~100 us.
+SPEED_RUNTIME = 6
+SPEED_FIO = ("--ioengine=io_uring --direct=1 --bs=4k --time_based --runtime={rt} --ramp_time=1 "
+             "--size=32m --randrepeat=0 --norandommap --output-format=json+")
+
+COMMON = r'''
+set -u
+fail() { echo "fail $*" > "$SC/status"; echo "SCENARIO $SC FAIL: $*"; }
+skip() { echo "skip $*" > "$SC/status"; echo "SCENARIO $SC SKIP: $*"; }
+begin() { SC=$1; mkdir -p "$SC"; dmesg -c > /dev/null 2>&1 || true; echo "SCENARIO $SC BEGIN"; }
+end_ok() {
+    dmesg > "$SC/dmesg.txt" 2>/dev/null || true
+    if grep -E "tag error|protection|I/O error" "$SC/dmesg.txt" > "$SC/mismatches.txt" 2>/dev/null; then
+        fail "kernel reported: $(head -n 3 "$SC/mismatches.txt" | tr '\n' ';')"
+    elif [ ! -s "$SC/status" ]; then
+        echo pass > "$SC/status"; echo "SCENARIO $SC PASS"
+    fi
+}
+need() { command -v "$1" > /dev/null 2>&1; }
+'''
+
+
+@dataclass
+class Scenario:
+    name: str
+    kind: str            # "correctness" | "speed"
+    script: str          # shell fragment; $SC is the scenario dir
+    needs: tuple = ()
+    doc: str = ""
+
+
+def _dm_linear_read(fmt_tag: str, nsid: int) -> Scenario:
+    # Two segments, both at non-zero offsets on the namespace, so every ref tag
+    # must be remapped between the dm sector and the namespace LBA.
+    s = f'''
+begin dm-linear/{fmt_tag}/read-verify
+B=$PIFIO_BLK_{nsid}
+if ! need dmsetup || ! need fio; then skip "dmsetup or fio missing in the guest"
+elif [ ! -e /sys/block/${{B#/dev/}}/integrity/format ] || [ "$(cat /sys/block/${{B#/dev/}}/integrity/format)" = none ]; then
+    skip "$B has no integrity profile"
+else
+    # write the pattern through the namespace itself (kernel generates PI for the physical LBAs)
+    fio --name=fill --filename=$B --rw=write --bs=64k --direct=1 --ioengine=psync --offset=4m --size=24m \
+        --verify_pattern=0x5a17c0de --output-format=json > "$SC/fill.json" 2> "$SC/fill.err" || fail "fill write failed"
+    export DM_DISABLE_UDEV=1
+    # dm sectors 0..16383 -> ns 8192.., 16384..32767 -> ns 24576.. (512-byte sectors)
+    printf '0 16384 linear %s 8192\\n16384 16384 linear %s 24576\\n' $B $B | dmsetup create pifio-lin || fail "dmsetup create failed"
+    if [ -e /dev/mapper/pifio-lin ]; then
+        cat /sys/block/dm-0/integrity/format > "$SC/dm-integrity-format" 2>/dev/null
+        fio --name=readverify --filename=/dev/mapper/pifio-lin --rw=read --bs=64k --direct=1 --ioengine=psync \
+            --size=16m --verify=pattern --verify_pattern=0x5a17c0de --verify_fatal=1 --do_verify=1 \
+            --output-format=json+ > "$SC/readverify.json" 2> "$SC/readverify.err" \
+            || fail "read through dm-linear failed: $(grep -m1 -iE 'error|verify' $SC/readverify.err)"
+        dmsetup remove pifio-lin
+    fi
+    end_ok
+fi
+'''
+    return Scenario(f"dm-linear/{fmt_tag}/read-verify", "correctness", s, ("dmsetup", "fio"),
+                    "data written on the namespace at known LBAs reads back through a 2-segment "
+                    "dm-linear (offsets 4 MiB and 12 MiB) with kernel PI verification, no tag errors")
+
+
+def _speed(stack: str, fmt_tag: str, nsid: int, rw: str, qd: int, passthrough: bool = False) -> Scenario:
+    name = f"{stack}/{fmt_tag}/{rw}-qd{qd}"
+    opts = SPEED_FIO.format(rt=SPEED_RUNTIME)
+    if passthrough:
+        dev = f"$PIFIO_NG_{nsid}"
+        opts = opts.replace("--ioengine=io_uring", "--ioengine=io_uring_cmd --cmd_type=nvme")
+    else:
+        dev = f"$PIFIO_BLK_{nsid}"
+    s = f'''
+begin {name}
+if ! need fio; then skip "fio missing in the guest"; else
+    [ -e /results/.prefilled-{nsid} ] || {{ fio --name=prefill --filename=$PIFIO_BLK_{nsid} --rw=write --bs=128k --direct=1 \
+        --ioengine=psync --size=32m --output-format=terse > /dev/null 2>&1; touch /results/.prefilled-{nsid}; }}
+    fio --name={rw}-qd{qd} --filename={dev} --rw={rw} --iodepth={qd} {opts} > "$SC/{rw}-qd{qd}.json" 2> "$SC/fio.err" \
+        || fail "fio failed: $(head -c 300 $SC/fio.err)"
+    end_ok
+fi
+'''
+    return Scenario(name, "speed", s, ("fio",))
+
+
+SCENARIOS: list[Scenario] = [
+    _dm_linear_read("512+8t1", 1),
+    _dm_linear_read("4096+8t1", 2),
+    _speed("kernel-pi", "4096+8t1", 2, "randread", 8),
+    _speed("kernel-pi", "4096+8t1", 2, "randwrite", 8),
+    _speed("passthrough", "4096+0", 3, "randread", 8, passthrough=True),
+    _speed("nopi", "4096+0", 3, "randread", 8),
+]
+
+
+def select(patterns: list[str] | None) -> list[Scenario]:
+    if not patterns:
+        return list(SCENARIOS)
+    out = []
+    for sc in SCENARIOS:
+        if any(fnmatch.fnmatch(sc.name, p) or sc.name.startswith(p.rstrip("/") + "/") or
+               sc.name.split("/")[0] == p for p in patterns):
+            out.append(sc)
+    return out
+
+
+def suite_script(scenarios: list[Scenario]) -> str:
+    return COMMON + "".join(sc.script for sc in scenarios) + "\nrm -f /results/.prefilled-*\nexit 0\n"
