@@ -1,10 +1,182 @@
-// x86 folding CRC kernels (PCLMULQDQ, VPCLMULQDQ AVX2 / AVX-512).
+// x86 folding CRC kernels: PCLMULQDQ (128-bit), VPCLMULQDQ on AVX2 (256-bit)
+// and AVX-512 (512-bit). Each ISA is compiled with its own target pragma
+// (never -march=native); crc_table.cpp picks one at run time.
+//
+// The folding constants are derived here at compile time from the
+// polynomials (x^n mod P, floor(x^k / P)); tests check every variant against
+// the bit-serial reference.
 #include "crc_internal.hpp"
 
-namespace pifio::detail {
 #if defined(__x86_64__)
-const CrcKernels kPclmulKernels = {CrcImpl::pclmul, nullptr, nullptr, nullptr, nullptr};
-const CrcKernels kAvx2Kernels = {CrcImpl::vpclmul_avx2, nullptr, nullptr, nullptr, nullptr};
-const CrcKernels kAvx512Kernels = {CrcImpl::vpclmul_avx512, nullptr, nullptr, nullptr, nullptr};
-#endif
+#include <immintrin.h>
+
+#include <array>
+
+namespace pifio::detail {
+namespace {
+
+// x^n mod P for P = x^64 + p (normal bit order: bit i = x^i).
+constexpr uint64_t xpow_mod(uint64_t p, unsigned n) {
+    uint64_t r = 1;
+    for (unsigned i = 0; i < n; ++i) r = (r << 1) ^ ((r >> 63) ? p : 0);
+    return r;
+}
+// floor(x^(64+k) / P) for k <= 63 (fits 64 bits), or its low 64 bits for
+// k == 64 (the x^64 term implied).
+constexpr uint64_t xpow_div(uint64_t p, unsigned k) {
+    uint64_t q = 1, r = p;  // x^64 = 1*P + p
+    for (unsigned i = 0; i < k; ++i) {
+        q = (q << 1) | (r >> 63);
+        r = (r << 1) ^ ((r >> 63) ? p : 0);
+    }
+    return q;
+}
+
+constexpr uint64_t kP64 = kCrc64Poly;                     // CRC64-NVMe, normal order
+constexpr uint64_t kP16x48 = uint64_t{kCrc16Poly} << 48;  // CRC16 poly * x^48
+
+struct FoldK {
+    uint64_t lo, hi;
+};
+constexpr unsigned kMaxFold = 17;  // D = 128 * j, j < kMaxFold
+
+// Reflected: lo qword (high half h) * x^(D+63), hi qword (g) * x^(D-1).
+constexpr std::array<FoldK, kMaxFold> make_refl() {
+    std::array<FoldK, kMaxFold> t{};
+    for (unsigned j = 1; j < kMaxFold; ++j)
+        t[j] = {reflect64(xpow_mod(kP64, 128 * j + 63)), reflect64(xpow_mod(kP64, 128 * j - 1))};
+    return t;
+}
+// Normal: hi qword (h) * x^(D+64), lo qword (g) * x^D.
+constexpr std::array<FoldK, kMaxFold> make_norm() {
+    std::array<FoldK, kMaxFold> t{};
+    for (unsigned j = 1; j < kMaxFold; ++j) t[j] = {xpow_mod(kP16x48, 128 * j), xpow_mod(kP16x48, 128 * j + 64)};
+    return t;
+}
+constexpr std::array<FoldK, kMaxFold> kFoldRefl = make_refl();
+constexpr std::array<FoldK, kMaxFold> kFoldNorm = make_norm();
+
+// Final reduction constants.
+constexpr uint64_t kReflX127 = reflect64(xpow_mod(kP64, 127));
+constexpr uint64_t kReflMu127 = reflect64(xpow_div(kP64, 63));              // floor(x^127 / P)
+constexpr uint64_t kReflPdivX = reflect64((uint64_t{1} << 63) | (kP64 >> 1));  // floor(P / x)
+constexpr uint64_t kNormX128 = xpow_mod(kP16x48, 128);
+constexpr uint64_t kNormMu = xpow_div(kP16x48, 64);                          // floor(x^128 / P) - x^64
+constexpr uint64_t kNormP = kP16x48;
+
+// Self-checks of the derivation, by an independent route: carry-less
+// products on 128 bits. x^a * x^b == x^(a+b) (mod P), and the Barrett
+// quotients satisfy floor(x^k/P) * P + (x^k mod P) == x^k.
+using u128 = unsigned __int128;
+constexpr u128 clmul(uint64_t a, uint64_t b) {
+    u128 r = 0;
+    for (int i = 0; i < 64; ++i)
+        if ((b >> i) & 1) r ^= u128{a} << i;
+    return r;
+}
+constexpr uint64_t mod_p(u128 v, uint64_t p) {  // v mod (x^64 + p), v of degree < 128
+    for (int i = 127; i >= 64; --i)
+        if ((v >> i) & 1) v ^= (u128{1} << i) ^ (u128{p} << (i - 64));
+    return static_cast<uint64_t>(v);
+}
+static_assert(xpow_mod(kP64, 63) == uint64_t{1} << 63);
+static_assert(xpow_mod(kP64, 64) == kP64);
+static_assert(mod_p(clmul(xpow_mod(kP64, 700), xpow_mod(kP64, 1100)), kP64) == xpow_mod(kP64, 1800));
+static_assert(mod_p(clmul(xpow_mod(kP16x48, 900), xpow_mod(kP16x48, 333)), kP16x48) == xpow_mod(kP16x48, 1233));
+// floor(x^127/P) * (x^64 + p) ^ (x^127 mod P) == x^127
+static_assert(((u128{xpow_div(kP64, 63)} << 64) ^ clmul(xpow_div(kP64, 63), kP64) ^ xpow_mod(kP64, 127)) ==
+              (u128{1} << 127));
+// (x^64 + m) * (x^64 + p) ^ (x^128 mod P) == x^128: the x^128 terms cancel, the rest must vanish.
+static_assert(((u128{kNormMu} << 64) ^ (u128{kP16x48} << 64) ^ clmul(kNormMu, kP16x48) ^ kNormX128) == 0);
+
+}  // namespace
+
+// ------------------------------------------------------------ PCLMULQDQ --
+#pragma GCC push_options
+#pragma GCC target("sse4.1,pclmul")
+namespace isa_pclmul {
+namespace {
+using V = __m128i;
+constexpr unsigned kVB = 16, kLanes = 1, kNacc = 8, kNB = 4;
+inline __attribute__((always_inline)) V vload(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const V*>(p)); }
+inline __attribute__((always_inline)) V vxor(V a, V b) { return _mm_xor_si128(a, b); }
+inline __attribute__((always_inline)) V vclmul00(V a, V k) { return _mm_clmulepi64_si128(a, k, 0x00); }
+inline __attribute__((always_inline)) V vclmul11(V a, V k) { return _mm_clmulepi64_si128(a, k, 0x11); }
+inline __attribute__((always_inline)) V vrev(V a) {
+    return _mm_shuffle_epi8(a, _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+inline __attribute__((always_inline)) V vbcast(__m128i x) { return x; }
+inline __attribute__((always_inline)) __m128i vlane(V a, unsigned) { return a; }
+inline __attribute__((always_inline)) V vfirst(__m128i x) { return x; }
+#include "crc_fold.inc"
+}  // namespace
+}  // namespace isa_pclmul
+#pragma GCC pop_options
+
+// ------------------------------------------------------- VPCLMULQDQ AVX2 --
+#pragma GCC push_options
+#pragma GCC target("sse4.1,pclmul,avx2,vpclmulqdq")
+namespace isa_avx2 {
+namespace {
+using V = __m256i;
+constexpr unsigned kVB = 32, kLanes = 2, kNacc = 4, kNB = 4;
+inline __attribute__((always_inline)) V vload(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const V*>(p)); }
+inline __attribute__((always_inline)) V vxor(V a, V b) { return _mm256_xor_si256(a, b); }
+inline __attribute__((always_inline)) V vclmul00(V a, V k) { return _mm256_clmulepi64_epi128(a, k, 0x00); }
+inline __attribute__((always_inline)) V vclmul11(V a, V k) { return _mm256_clmulepi64_epi128(a, k, 0x11); }
+inline __attribute__((always_inline)) V vrev(V a) {
+    const __m128i m = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    return _mm256_shuffle_epi8(a, _mm256_broadcastsi128_si256(m));
+}
+inline __attribute__((always_inline)) V vbcast(__m128i x) { return _mm256_broadcastsi128_si256(x); }
+inline __attribute__((always_inline)) __m128i vlane(V a, unsigned i) {
+    return i == 0 ? _mm256_castsi256_si128(a) : _mm256_extracti128_si256(a, 1);
+}
+inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm256_zextsi128_si256(x); }
+#include "crc_fold.inc"
+}  // namespace
+}  // namespace isa_avx2
+#pragma GCC pop_options
+
+// ----------------------------------------------------- VPCLMULQDQ AVX-512 --
+#pragma GCC push_options
+#pragma GCC target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,vpclmulqdq")
+// GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized on its own
+// _mm512_undefined_* in broadcast/extract helpers.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+namespace isa_avx512 {
+namespace {
+using V = __m512i;
+constexpr unsigned kVB = 64, kLanes = 4, kNacc = 4, kNB = 4;
+inline __attribute__((always_inline)) V vload(const uint8_t* p) { return _mm512_loadu_si512(p); }
+inline __attribute__((always_inline)) V vxor(V a, V b) { return _mm512_xor_si512(a, b); }
+inline __attribute__((always_inline)) V vclmul00(V a, V k) { return _mm512_clmulepi64_epi128(a, k, 0x00); }
+inline __attribute__((always_inline)) V vclmul11(V a, V k) { return _mm512_clmulepi64_epi128(a, k, 0x11); }
+inline __attribute__((always_inline)) V vrev(V a) {
+    const __m128i m = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    return _mm512_shuffle_epi8(a, _mm512_broadcast_i32x4(m));
+}
+inline __attribute__((always_inline)) V vbcast(__m128i x) { return _mm512_broadcast_i32x4(x); }
+inline __attribute__((always_inline)) __m128i vlane(V a, unsigned i) {
+    switch (i) {
+        case 0: return _mm512_castsi512_si128(a);
+        case 1: return _mm512_extracti32x4_epi32(a, 1);
+        case 2: return _mm512_extracti32x4_epi32(a, 2);
+        default: return _mm512_extracti32x4_epi32(a, 3);
+    }
+}
+inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm512_zextsi128_si512(x); }
+#include "crc_fold.inc"
+}  // namespace
+}  // namespace isa_avx512
+#pragma GCC pop_options
+
+const CrcKernels kPclmulKernels = {CrcImpl::pclmul, isa_pclmul::crc16, isa_pclmul::crc64, isa_pclmul::crc16_multi,
+                                   isa_pclmul::crc64_multi};
+const CrcKernels kAvx2Kernels = {CrcImpl::vpclmul_avx2, isa_avx2::crc16, isa_avx2::crc64, isa_avx2::crc16_multi,
+                                 isa_avx2::crc64_multi};
+const CrcKernels kAvx512Kernels = {CrcImpl::vpclmul_avx512, isa_avx512::crc16, isa_avx512::crc64,
+                                   isa_avx512::crc16_multi, isa_avx512::crc64_multi};
+
 }  // namespace pifio::detail
+#endif
