@@ -1,0 +1,78 @@
+// A backend turns one I/O on one target into an io_uring SQE and a CQE back
+// into a result. The ring loop (engine.cpp) is shared; backends differ in
+// what they put in the SQE:
+//   nvme  — /dev/ngXnY char devices: IORING_OP_URING_CMD with NVMe commands
+//           (needs 128-byte SQEs and 32-byte CQEs);
+//   block — block devices: O_DIRECT reads/writes (issue 4; engine/backend/block*).
+// open_backend() picks one by the target's file type.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "options.hpp"
+#include "pifio/pi.hpp"
+
+struct io_uring_sqe;
+struct io_uring_cqe;
+
+namespace pifio {
+
+enum class Dir : uint8_t { read, write, flush };
+
+// One I/O as the ring loop hands it to a backend. Positions are in blocks of
+// the target's geometry; buffers are already sized (data_len = nlb * stride,
+// md_len = nlb * md_stride).
+struct Io {
+    Dir dir = Dir::read;
+    uint64_t lba = 0;
+    uint32_t nlb = 0;
+    void* data = nullptr;
+    uint32_t data_len = 0;
+    void* md = nullptr;
+    uint32_t md_len = 0;
+    int buf_index = -1;     // registered buffer (fixedbufs), -1: none
+    int file_index = -1;    // registered file (registerfiles), -1: use fd()
+};
+
+// A completion as the backend reads it.
+struct Completion {
+    int err = 0;            // 0, or an errno for fio
+    uint16_t status = 0;    // device status (NVMe sct<<8|sc) when device is true
+    bool device = false;    // err comes from a device status
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual const char* kind() const noexcept = 0;        // "nvme", "block"
+    virtual const std::string& path() const noexcept = 0;
+    virtual const Geometry& geometry() const noexcept = 0;
+    // One line for logs and the report ("nsid 1, 4096+8/t1 (Identify)").
+    virtual std::string describe() const = 0;
+    // io_uring setup flags this backend needs (IORING_SETUP_SQE128 | _CQE32).
+    virtual unsigned ring_flags() const noexcept = 0;
+    // The open fd I/O goes to (-1 when closed).
+    virtual int fd() const noexcept = 0;
+    virtual Error reopen() = 0;   // open the fd again after close()
+    virtual void close() noexcept = 0;
+
+    // Hot path: fill `sqe` (already cleared by the ring) for `io`; user_data is
+    // set by the caller. Returns 0 or -errno when the I/O cannot be expressed.
+    virtual int prep(io_uring_sqe* sqe, const Io& io) const noexcept = 0;
+    // Hot path: read the completion of `io`.
+    virtual Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept = 0;
+    // Human name of a device status (nullptr when unknown).
+    virtual const char* status_name(uint16_t status) const noexcept = 0;
+};
+
+// io_uring setup flags a target needs, from its file type alone (the ring is
+// set up before targets are opened).
+Result<unsigned> ring_flags_for(const std::string& path);
+
+// Open `path` with the backend its file type calls for, discover its format
+// (or take pi_format), and derive its geometry for the job's PI options.
+Result<std::unique_ptr<Backend>> open_backend(const std::string& path, const EngineOptions& o);
+
+}  // namespace pifio

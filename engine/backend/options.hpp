@@ -1,0 +1,87 @@
+// Engine options as the job gives them, their parsers, and the geometry
+// check done at open. No fio headers: engine/fio/glue.c converts fio's
+// option struct into EngineOptions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pifio/pi.hpp"
+
+namespace pifio {
+
+// What pi_inject corrupts in a written block: one of the tuple's fields, or a
+// data byte (which the guard then catches).
+enum class InjectKind : uint8_t { guard, app, ref, data };
+const char* inject_kind_name(InjectKind k);   // "guard", "apptag", "reftag", "data"
+
+struct InjectSpec {
+    InjectKind kind = InjectKind::guard;
+    double fraction = 0;       // of written blocks, 0 < fraction <= 1
+    uint64_t threshold = 0;    // fraction scaled to 2^64 (a block is hit when hash < threshold)
+};
+
+struct EngineOptions {
+    // Same names and meanings as fio's io_uring_cmd engine.
+    uint32_t md_per_io_size = 0;      // 0: sized from bs and the format
+    bool pi_act = true;               // PRACT
+    uint8_t pi_chk = 0;               // CHK_* bits the device checks (PRCHK)
+    uint32_t apptag = 0x1234;
+    uint32_t apptag_mask = 0xffff;
+    // Ours.
+    std::string pi_format;            // empty: Identify
+    bool pi_verify = true;            // userspace check of read PI
+    std::vector<InjectSpec> inject;   // pi_inject
+    uint64_t inject_seed = 0x9e3779b97f4a7c15ull;
+    std::string pi_report;            // JSON path, empty: none
+    uint64_t pi_reftag = 0;           // type 2: reference tag of LBA 0
+    bool pi_reftag_set = false;
+    // Queue options.
+    bool fixedbufs = false;
+    bool registerfiles = false;
+    bool sqthread_poll = false;
+    int sqthread_poll_cpu = -1;
+    bool hipri = false;
+};
+
+// "GUARD,REFTAG,APPTAG" (any order, any subset, case-insensitive; empty -> 0).
+Result<uint8_t> parse_pi_chk(std::string_view s);
+std::string pi_chk_to_string(uint8_t chk);
+// "guard:0.01" or a comma list "guard:0.01,reftag:0.001"; kinds guard,
+// apptag (app), reftag (ref), data.
+Result<std::vector<InjectSpec>> parse_pi_inject(std::string_view s);
+
+// What the job does, as far as geometry is concerned.
+struct JobShape {
+    uint64_t min_bs[2] = {4096, 4096};   // [read, write]
+    uint64_t max_bs[2] = {4096, 4096};
+    bool reads = true;
+    bool writes = false;
+    bool trims = false;
+    bool fio_verify = false;             // verify= other than none
+};
+
+// The geometry a target presents to the engine (see Backend::geometry()).
+struct Geometry {
+    Format fmt;                // the target's format (Identify, or pi_format)
+    bool pract = false;        // PRACT in effect (pi_act=1 on a PI format)
+    uint32_t xfer_ms = 0;      // metadata bytes per block moved with each I/O
+    uint32_t stride = 512;     // bytes per block in the data buffer
+    uint32_t md_stride = 0;    // bytes per block in the separate metadata buffer
+    uint64_t nblocks = 0;      // capacity in blocks
+    bool host_pi() const { return fmt.pi_type != 0 && xfer_ms != 0; }
+    uint64_t size() const { return nblocks * stride; }
+};
+// Geometry of `fmt` driven with PRACT on/off (PRACT with ms == tuple size:
+// the controller inserts/strips the PI, nothing is transferred).
+Geometry make_geometry(const Format& fmt, bool pract, uint64_t nblocks);
+
+// Check the job against the target at open. On success *md_per_io gets the
+// metadata buffer bytes each I/O needs (0 when none). Each error names the
+// device, the offending value and a value that would work.
+Error check_geometry(const std::string& dev, const Geometry& g, const EngineOptions& o, const JobShape& j,
+                     uint32_t* md_per_io);
+
+}  // namespace pifio

@@ -1,0 +1,441 @@
+/*
+ * pifio fio glue: the options table and ioengine_ops. The only file that
+ * includes fio headers; compiled once per fio tree (with that tree's
+ * config-host.h) and it calls the C++ engine through glue_api.h.
+ *
+ * fio loads it with ioengine=external:/path/libpifio.so.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fio.h"
+#include "optgroup.h"
+#include "verify.h"
+
+#include "glue_api.h"
+
+struct pifio_fio_options {
+	void *pad;			/* fio keeps the thread_data pointer at offset 0 */
+	unsigned int md_per_io_size;
+	unsigned int pi_act;
+	char *pi_chk;
+	unsigned int apptag;
+	unsigned int apptag_mask;
+	char *pi_format;
+	unsigned int pi_verify;
+	char *pi_inject;
+	char *pi_report;
+	unsigned long long pi_reftag;
+	unsigned int pi_reftag_set;
+	unsigned int fixedbufs;
+	unsigned int registerfiles;
+	unsigned int sqthread_poll;
+	unsigned int sqthread_poll_cpu;
+	unsigned int sqthread_poll_cpu_set;
+	unsigned int hipri;
+};
+
+struct pifio_td {
+	void *eng;
+	struct io_u **io_u_index;	/* by io_u->index, for fixedbufs */
+	struct io_u **pending;		/* queued since the last commit */
+	unsigned int npending;
+	unsigned int depth;
+};
+
+static int reftag_cb(void *data, unsigned long long *val)
+{
+	struct pifio_fio_options *o = data;
+
+	o->pi_reftag = *val;
+	o->pi_reftag_set = 1;
+	return 0;
+}
+
+static int sqpoll_cpu_cb(void *data, unsigned long long *val)
+{
+	struct pifio_fio_options *o = data;
+
+	o->sqthread_poll_cpu = *val;
+	o->sqthread_poll_cpu_set = 1;
+	return 0;
+}
+
+#define OPT(n, l, t, field, d, h)					\
+	{								\
+		.name = n, .lname = l, .type = t,			\
+		.off1 = offsetof(struct pifio_fio_options, field),	\
+		.def = d, .help = h,					\
+		.category = FIO_OPT_C_ENGINE,				\
+		.group = FIO_OPT_G_IOURING,				\
+	}
+
+static struct fio_option options[] = {
+	OPT("md_per_io_size", "Separate metadata buffer size per I/O", FIO_OPT_INT,
+	    md_per_io_size, "0",
+	    "Bytes of separate metadata buffer per I/O (0: bs / LBA size x metadata size)"),
+	OPT("pi_act", "Protection Information Action", FIO_OPT_BOOL, pi_act, "1",
+	    "PRACT bit: the device inserts/strips PI (pi_act=1) or the host supplies it (pi_act=0)"),
+	OPT("pi_chk", "Protection Information Check", FIO_OPT_STR_STORE, pi_chk, NULL,
+	    "PI fields the device checks (pi_chk=GUARD,REFTAG,APPTAG)"),
+	OPT("apptag", "Application tag", FIO_OPT_INT, apptag, "0x1234",
+	    "Application tag written and expected (default 0x1234)"),
+	OPT("apptag_mask", "Application tag mask", FIO_OPT_INT, apptag_mask, "0xffff",
+	    "Bits of the application tag that are checked (default 0xffff)"),
+	OPT("pi_format", "PI format", FIO_OPT_STR_STORE, pi_format, NULL,
+	    "Format <data>+<ms>[/t0..t3][/g16|g64][/first|last][/sep|ext]; overrides Identify"),
+	OPT("pi_verify", "Userspace PI verification", FIO_OPT_BOOL, pi_verify, "1",
+	    "Check the PI of every block read in userspace"),
+	OPT("pi_inject", "PI fault injection", FIO_OPT_STR_STORE, pi_inject, NULL,
+	    "Corrupt a fraction of written blocks after generating PI: FIELD:FRACTION[,...], FIELD guard|apptag|reftag|data"),
+	OPT("pi_report", "PI report file", FIO_OPT_STR_STORE, pi_report, NULL,
+	    "Write a JSON report (counts, mismatches, injected LBAs) to this file"),
+	{
+		.name = "pi_reftag", .lname = "Type 2 initial reference tag",
+		.type = FIO_OPT_ULL, .cb = reftag_cb,
+		.help = "Type 2: reference tag of LBA 0 (block L carries pi_reftag + L)",
+		.category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_IOURING,
+	},
+	OPT("fixedbufs", "Fixed (pre-mapped) IO buffers", FIO_OPT_STR_SET, fixedbufs, NULL,
+	    "Register the I/O buffers with the ring"),
+	OPT("registerfiles", "Register file set", FIO_OPT_STR_SET, registerfiles, NULL,
+	    "Register the files with the ring"),
+	OPT("sqthread_poll", "Kernel SQ thread polling", FIO_OPT_STR_SET, sqthread_poll, NULL,
+	    "Offload submission to a kernel thread"),
+	{
+		.name = "sqthread_poll_cpu", .lname = "SQ thread poll CPU",
+		.type = FIO_OPT_INT, .cb = sqpoll_cpu_cb,
+		.help = "CPU the SQ polling thread runs on",
+		.category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_IOURING,
+	},
+	OPT("hipri", "High priority (polled completions)", FIO_OPT_STR_SET, hipri, NULL,
+	    "Use polled completions (IORING_SETUP_IOPOLL; needs nvme poll queues)"),
+	{ .name = NULL },
+};
+
+static void glue_log(const char *line)
+{
+	log_err("%s\n", line);
+}
+
+static void fill_opts(struct thread_data *td, struct pifio_opts *c)
+{
+	struct pifio_fio_options *o = td->eo;
+
+	memset(c, 0, sizeof(*c));
+	c->md_per_io_size = o->md_per_io_size;
+	c->pi_act = o->pi_act;
+	c->apptag = o->apptag;
+	c->apptag_mask = o->apptag_mask;
+	c->pi_chk = o->pi_chk;
+	c->pi_format = o->pi_format;
+	c->pi_verify = o->pi_verify;
+	c->pi_inject = o->pi_inject;
+	c->pi_report = o->pi_report;
+	c->pi_reftag = o->pi_reftag;
+	c->pi_reftag_set = o->pi_reftag_set;
+	c->fixedbufs = o->fixedbufs;
+	c->registerfiles = o->registerfiles;
+	c->sqthread_poll = o->sqthread_poll;
+	c->sqthread_poll_cpu = o->sqthread_poll_cpu_set ? (int)o->sqthread_poll_cpu : -1;
+	c->hipri = o->hipri;
+}
+
+static int fail(struct thread_data *td, int err, const char *msg, const char *func)
+{
+	log_err("pifio: %s\n", msg);
+	td_verror(td, err ? err : EINVAL, func);
+	return 1;
+}
+
+static int ensure_probed(struct thread_data *td, struct fio_file *f)
+{
+	struct pifio_opts c;
+	char err[1024];
+	unsigned long long size = 0;
+	int errnum = EINVAL;
+	void *st;
+
+	if (FILE_ENG_DATA(f))
+		return 0;
+	fill_opts(td, &c);
+	err[0] = 0;
+	st = pifio_file_probe(&c, f->file_name, &size, &errnum, err, sizeof(err));
+	if (!st)
+		return fail(td, errnum, err, "pifio_probe");
+	FILE_SET_ENG_DATA(f, st);
+	f->real_file_size = size;
+	fio_file_set_size_known(f);
+	return 0;
+}
+
+static int pifio_get_file_size(struct thread_data *td, struct fio_file *f)
+{
+	if (fio_file_size_known(f) && FILE_ENG_DATA(f))
+		return 0;
+	return ensure_probed(td, f);
+}
+
+static int pifio_init(struct thread_data *td)
+{
+	struct pifio_td *d;
+	struct pifio_opts c;
+	struct pifio_job j;
+	struct fio_file *f;
+	void **files;
+	char err[1024];
+	unsigned int i;
+
+	for_each_file(td, f, i) {
+		if (ensure_probed(td, f))
+			return 1;
+	}
+
+	fill_opts(td, &c);
+	memset(&j, 0, sizeof(j));
+	j.name = td->o.name;
+	j.iodepth = td->o.iodepth;
+	for (i = 0; i < 2; i++) {
+		j.min_bs[i] = td->o.min_bs[i];
+		j.max_bs[i] = td->o.max_bs[i];
+	}
+	j.fio_verify = td->o.verify != VERIFY_NONE;
+	j.reads = td_read(td) || j.fio_verify;
+	j.writes = td_write(td);
+	j.trims = td_trim(td);
+	j.nfiles = td->o.nr_files;
+	j.log = glue_log;
+
+	files = calloc(td->files_index ? td->files_index : 1, sizeof(void *));
+	d = calloc(1, sizeof(*d));
+	if (!files || !d) {
+		free(files);
+		free(d);
+		return fail(td, ENOMEM, "out of memory", "pifio_init");
+	}
+	for_each_file(td, f, i)
+		files[i] = FILE_ENG_DATA(f);
+
+	err[0] = 0;
+	d->eng = pifio_engine_new(&c, &j, files, td->files_index, err, sizeof(err));
+	free(files);
+	if (!d->eng) {
+		free(d);
+		return fail(td, EINVAL, err, "pifio_init");
+	}
+	d->depth = td->o.iodepth ? td->o.iodepth : 1;
+	d->io_u_index = calloc(d->depth, sizeof(struct io_u *));
+	d->pending = calloc(d->depth, sizeof(struct io_u *));
+	if (!d->io_u_index || !d->pending) {
+		pifio_engine_free(d->eng);
+		free(d->io_u_index);
+		free(d->pending);
+		free(d);
+		return fail(td, ENOMEM, "out of memory", "pifio_init");
+	}
+	td->io_ops_data = d;
+	return 0;
+}
+
+static int pifio_io_u_init(struct thread_data *td, struct io_u *io_u)
+{
+	struct pifio_td *d = td->io_ops_data;
+
+	if (io_u->index >= d->depth)
+		return fail(td, EINVAL, "io_u index beyond iodepth", "pifio_io_u_init");
+	d->io_u_index[io_u->index] = io_u;
+	return 0;
+}
+
+static int pifio_post_init(struct thread_data *td)
+{
+	struct pifio_td *d = td->io_ops_data;
+	struct pifio_fio_options *o = td->eo;
+	struct iovec *iov;
+	char err[1024];
+	unsigned int i;
+	int ret;
+
+	if (!o->fixedbufs)
+		return 0;
+	iov = calloc(d->depth, sizeof(*iov));
+	if (!iov)
+		return fail(td, ENOMEM, "out of memory", "pifio_post_init");
+	for (i = 0; i < d->depth; i++) {
+		if (!d->io_u_index[i]) {
+			free(iov);
+			return fail(td, EINVAL, "fixedbufs: io_u missing", "pifio_post_init");
+		}
+		iov[i].iov_base = d->io_u_index[i]->buf;
+		iov[i].iov_len = td_max_bs(td);
+	}
+	err[0] = 0;
+	ret = pifio_engine_register_buffers(d->eng, iov, d->depth, err, sizeof(err));
+	free(iov);
+	if (ret < 0)
+		return fail(td, -ret, err, "pifio_post_init");
+	return 0;
+}
+
+static int pifio_open_file(struct thread_data *td, struct fio_file *f)
+{
+	struct pifio_td *d = td->io_ops_data;
+	char err[1024];
+	int fd = -1, ret;
+
+	if (!d)
+		return fail(td, EINVAL, "engine not initialised", "pifio_open_file");
+	if (ensure_probed(td, f))
+		return 1;
+	err[0] = 0;
+	ret = pifio_engine_open(d->eng, FILE_ENG_DATA(f), f->fileno, &fd, err, sizeof(err));
+	if (ret < 0)
+		return fail(td, -ret, err, "pifio_open_file");
+	f->fd = fd;
+	return 0;
+}
+
+static int pifio_close_file(struct thread_data *td, struct fio_file *f)
+{
+	struct pifio_td *d = td->io_ops_data;
+	void *st = FILE_ENG_DATA(f);
+
+	if (st) {
+		if (d)
+			pifio_engine_close(d->eng, st);
+		pifio_file_free(st);
+		FILE_SET_ENG_DATA(f, NULL);
+	}
+	f->fd = -1;
+	return 0;
+}
+
+static enum fio_q_status pifio_queue(struct thread_data *td, struct io_u *io_u)
+{
+	struct pifio_td *d = td->io_ops_data;
+	int ddir, ret;
+
+	fio_ro_check(td, io_u);
+
+	switch (io_u->ddir) {
+	case DDIR_READ:
+		ddir = PIFIO_READ;
+		break;
+	case DDIR_WRITE:
+		ddir = PIFIO_WRITE;
+		break;
+	case DDIR_SYNC:
+	case DDIR_DATASYNC:
+		ddir = PIFIO_FLUSH;
+		break;
+	default:
+		io_u->error = EOPNOTSUPP;
+		return FIO_Q_COMPLETED;
+	}
+
+	ret = pifio_engine_queue(d->eng, FILE_ENG_DATA(io_u->file), io_u->index, ddir,
+				 io_u->offset, io_u->xfer_buf, io_u->xfer_buflen, io_u);
+	if (ret == 1)
+		return FIO_Q_BUSY;
+	if (ret < 0) {
+		io_u->error = -ret;
+		return FIO_Q_COMPLETED;
+	}
+	if (d->npending < d->depth)
+		d->pending[d->npending++] = io_u;
+	return FIO_Q_QUEUED;
+}
+
+static int pifio_commit(struct thread_data *td)
+{
+	struct pifio_td *d = td->io_ops_data;
+	struct timespec now;
+	unsigned int i;
+	int ret;
+
+	ret = pifio_engine_commit(d->eng);
+	if (ret < 0) {
+		td_verror(td, -ret, "io_uring_submit");
+		return ret;
+	}
+	if (!d->npending)
+		return 0;
+	if (fio_fill_issue_time(td)) {
+		fio_gettime(&now, NULL);
+		for (i = 0; i < d->npending; i++) {
+			memcpy(&d->pending[i]->issue_time, &now, sizeof(now));
+			io_u_queued(td, d->pending[i]);
+		}
+	}
+	io_u_mark_submit(td, d->npending);
+	d->npending = 0;
+	return 0;
+}
+
+static int pifio_getevents(struct thread_data *td, unsigned int min, unsigned int max,
+			   const struct timespec *t)
+{
+	struct pifio_td *d = td->io_ops_data;
+	int ret = pifio_engine_getevents(d->eng, min, max, t);
+
+	if (ret < 0)
+		td_verror(td, -ret, "io_uring_wait_cqe");
+	return ret;
+}
+
+static struct io_u *pifio_event(struct thread_data *td, int ev)
+{
+	struct pifio_td *d = td->io_ops_data;
+	int err = 0;
+	struct io_u *io_u = pifio_engine_event(d->eng, ev, &err);
+
+	io_u->error = err;
+	io_u->resid = 0;
+	return io_u;
+}
+
+static void pifio_cleanup(struct thread_data *td)
+{
+	struct pifio_td *d = td->io_ops_data;
+	char err[1024];
+	int ret;
+
+	if (!d)
+		return;
+	err[0] = 0;
+	ret = pifio_engine_finish(d->eng, err, sizeof(err));
+	if (ret < 0) {
+		log_err("pifio: %s\n", err);
+		if (!td->error)
+			td_verror(td, -ret, "pi_report");
+	} else if (ret > 0 && !td->error) {
+		/* Mismatches with continue_on_error still make fio exit non-zero. */
+		log_err("pifio: %s: protection information errors were found\n", td->o.name);
+		td_verror(td, EILSEQ, "pifio verify");
+	}
+	pifio_engine_free(d->eng);
+	free(d->io_u_index);
+	free(d->pending);
+	free(d);
+	td->io_ops_data = NULL;
+}
+
+struct ioengine_ops ioengine = {
+	.name			= "pifio",
+	.version		= FIO_IOOPS_VERSION,
+	.flags			= FIO_RAWIO | FIO_NOEXTEND | FIO_MEMALIGN | FIO_ASYNCIO_SETS_ISSUE_TIME,
+	.init			= pifio_init,
+	.post_init		= pifio_post_init,
+	.io_u_init		= pifio_io_u_init,
+	.queue			= pifio_queue,
+	.commit			= pifio_commit,
+	.getevents		= pifio_getevents,
+	.event			= pifio_event,
+	.cleanup		= pifio_cleanup,
+	.open_file		= pifio_open_file,
+	.close_file		= pifio_close_file,
+	.get_file_size		= pifio_get_file_size,
+	.options		= options,
+	.option_struct_size	= sizeof(struct pifio_fio_options),
+};

@@ -1,0 +1,91 @@
+/*
+ * The C interface between engine/fio/glue.c (the only file that includes fio
+ * headers) and the C++ engine (engine/backend/engine.cpp). Plain C types only.
+ *
+ * Error convention: functions that can fail return a negative errno (or NULL)
+ * and write a message saying what to do into err[errlen].
+ */
+#ifndef PIFIO_GLUE_API_H
+#define PIFIO_GLUE_API_H
+
+#include <stddef.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Engine options, as fio parsed them. */
+struct pifio_opts {
+	unsigned int md_per_io_size;
+	unsigned int pi_act;
+	unsigned int apptag;
+	unsigned int apptag_mask;
+	const char *pi_chk;
+	const char *pi_format;
+	unsigned int pi_verify;
+	const char *pi_inject;
+	const char *pi_report;
+	unsigned long long pi_reftag;
+	int pi_reftag_set;
+	unsigned int fixedbufs;
+	unsigned int registerfiles;
+	unsigned int sqthread_poll;
+	int sqthread_poll_cpu;		/* -1: not set */
+	unsigned int hipri;
+};
+
+/* What the job does. */
+struct pifio_job {
+	const char *name;
+	unsigned int iodepth;
+	unsigned long long min_bs[2];	/* [read, write] */
+	unsigned long long max_bs[2];
+	int reads, writes, trims;
+	int fio_verify;
+	unsigned int nfiles;
+	void (*log)(const char *line);	/* one line, no trailing newline */
+};
+
+enum pifio_ddir { PIFIO_READ = 0, PIFIO_WRITE = 1, PIFIO_FLUSH = 2 };
+
+/* Per-file state (fio's f->engine_data). */
+void *pifio_file_probe(const struct pifio_opts *o, const char *path,
+		       unsigned long long *size, int *errnum, char *err, size_t errlen);
+void pifio_file_free(void *file);
+
+/* Per-thread engine (fio's td->io_ops_data). files[i] belongs to fileno i. */
+void *pifio_engine_new(const struct pifio_opts *o, const struct pifio_job *j,
+		       void *const *files, unsigned int nfiles,
+		       char *err, size_t errlen);
+/* Opens the file's fd (and registers it); *fd gets it for fio. */
+int pifio_engine_open(void *eng, void *file, unsigned int fileno, int *fd,
+		      char *err, size_t errlen);
+void pifio_engine_close(void *eng, void *file);
+/* fixedbufs: iov[i] is the buffer of io_u index i. */
+int pifio_engine_register_buffers(void *eng, const struct iovec *iov,
+				  unsigned int n, char *err, size_t errlen);
+
+/* Hot path. queue: 0 queued, 1 ring full (commit first), < 0: -errno, the
+ * io is complete with that error. */
+int pifio_engine_queue(void *eng, void *file, unsigned int slot, int ddir,
+		       unsigned long long offset, void *buf,
+		       unsigned long long len, void *cookie);
+/* Submits what was queued; returns how many, or -errno. */
+int pifio_engine_commit(void *eng);
+int pifio_engine_getevents(void *eng, unsigned int min, unsigned int max,
+			   const struct timespec *t);
+/* The i-th reaped completion: returns its cookie, *err gets 0 or an errno. */
+void *pifio_engine_event(void *eng, int i, int *err);
+
+/* End of job: writes pi_report. Returns 1 when PI mismatches or device PI
+ * errors were seen, 0 when clean, -errno when the report could not be written. */
+int pifio_engine_finish(void *eng, char *err, size_t errlen);
+void pifio_engine_free(void *eng);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
