@@ -1,0 +1,75 @@
+"""Every series folder has a manifest with the required fields; buildable
+series have format-patch files; the 2017 record is marked not buildable; the
+config fragment only holds CONFIG_ lines; patches apply to the cached tree
+(when it exists)."""
+import json
+import re
+import subprocess
+import sys
+
+from kcommon import ROOT, skip  # noqa: F401
+
+from lab import kernel as K
+
+bad = []
+names = []
+for d in sorted((ROOT / "kernel-patches").iterdir()):
+    if not d.is_dir() or d.name == "config":
+        continue
+    mf = d / "manifest.json"
+    if not mf.exists():
+        bad.append(f"{d.name}: no manifest.json")
+        continue
+    m = json.loads(mf.read_text())
+    names.append(d.name)
+    for k in ("base", "summary", "expect"):
+        if k not in m:
+            bad.append(f"{d.name}: manifest lacks {k!r}")
+    if m.get("buildable", True):
+        pats = sorted(d.glob("*.patch"))
+        if not pats:
+            bad.append(f"{d.name}: buildable but no *.patch")
+        for p in pats:
+            t = p.read_text()
+            if not t.startswith("From ") or "\nSubject: " not in t or "\n---\n" not in t:
+                bad.append(f"{p.name}: not git format-patch output")
+            if "Signed-off-by:" not in t:
+                bad.append(f"{p.name}: no Signed-off-by")
+    exp = m.get("expect", {})
+    for key in ("must_fail", "no_change"):
+        if key in exp and not all(isinstance(x, str) for x in exp[key]):
+            bad.append(f"{d.name}: expect.{key} must be a list of scenario globs")
+    if "must_regress" in exp:
+        for r in exp["must_regress"]:
+            if not {"scenario", "metric", "min_pct"} <= set(r):
+                bad.append(f"{d.name}: must_regress entry needs scenario, metric, min_pct")
+
+for want in ("stacked-verify", "slow-guard", "2017-revert-stop-abusing-bi_end_io"):
+    if want not in names:
+        bad.append(f"series {want} missing")
+rec = json.loads((ROOT / "kernel-patches/2017-revert-stop-abusing-bi_end_io/manifest.json").read_text())
+if rec.get("buildable") is not False or "4.13" not in json.dumps(rec):
+    bad.append("2017 record must say buildable: false and name v4.13")
+
+for i, line in enumerate(K.FRAGMENT.read_text().splitlines(), 1):
+    if line and not line.startswith("#") and not re.match(r"CONFIG_\w+=(y|n|m|\d+|\".*\")$", line):
+        bad.append(f"lab.config:{i}: not a CONFIG_ line: {line}")
+
+# patches apply (git apply --check against the pristine tree), when it is unpacked
+info = K.base_info("7.3")
+tree = K.SRC / info["version"]
+if (tree / ".git").exists():
+    for s in K.list_series():
+        if not s.get("buildable", True):
+            continue
+        for p in K.series_patches(s["name"]):
+            r = subprocess.run(["git", "apply", "--check", str(p)], cwd=tree, capture_output=True, text=True)
+            if r.returncode:
+                bad.append(f"{p.name} does not apply to {info['version']}: {r.stderr.strip()[:300]}")
+else:
+    print(f"note: {tree} not unpacked; apply check skipped")
+
+if bad:
+    print("\n".join("FAIL " + b for b in bad))
+    sys.exit(1)
+print(f"ok: {len(names)} series")
