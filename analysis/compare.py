@@ -114,10 +114,13 @@ def _fmt(v):
     return "(not recorded)" if v is None else repr(v)
 
 
-def check_runs(a_runs: list[dict], b_runs: list[dict], vary=DEFAULT_VARY) -> None:
-    """Raise Refused naming the first fixed field that differs."""
+def check_runs(a_runs: list[dict], b_runs: list[dict], vary=DEFAULT_VARY, mixable=()) -> None:
+    """Raise Refused naming the first fixed field that differs. `mixable`: fields
+    that may also differ between runs of one side (a nightly baseline pools nights)."""
     for name, runs in (("A", a_runs), ("B", b_runs)):
         for f in FIXED_RUN_FIELDS:
+            if f in mixable:
+                continue
             vals = defaultdict(list)
             for r in runs:
                 vals[json.dumps(get_field(r["meta"], f))].append(r["run_key"])
@@ -303,7 +306,7 @@ def compare_groups(ga: dict, gb: dict, threshold=2.0, alpha=stats.DEFAULT_ALPHA,
 # ---- the whole comparison -------------------------------------------------
 
 def compare(store: Store, a: Side, b: Side, threshold=2.0, alpha=stats.DEFAULT_ALPHA, vary=DEFAULT_VARY,
-            include_aggregate=True, scenario_glob=None, bootstrap=True) -> dict:
+            include_aggregate=True, scenario_glob=None, bootstrap=True, mixable=()) -> dict:
     a_runs = store.runs(set(a.run_keys))
     b_runs = store.runs(set(b.run_keys))
     res = {"a": {"spec": a.spec, "runs": a.run_keys}, "b": {"spec": b.spec, "runs": b.run_keys},
@@ -315,7 +318,7 @@ def compare(store: Store, a: Side, b: Side, threshold=2.0, alpha=stats.DEFAULT_A
         res["exit"] = EXIT_NOT_COMPARABLE
         return res
     try:
-        check_runs(a_runs, b_runs, vary)
+        check_runs(a_runs, b_runs, vary, mixable)
     except Refused as e:
         res["refused"] = {"field": e.field, "detail": e.detail}
         res["exit"] = EXIT_NOT_COMPARABLE

@@ -23,7 +23,7 @@ DEFAULT_VARY = ("kernel.release", "kernel.series")
 
 # Scenario-level fields: a scenario whose fields differ between A and B is
 # "not comparable" (the rest of the comparison goes on).
-FIXED_SCENARIO_FIELDS = ("format", "stack", "engine", "pi_mode", "job_options")
+FIXED_SCENARIO_FIELDS = ("format", "stack", "ioengine", "pi_mode", "job_options")
 
 
 class MetaError(ValueError):
@@ -73,9 +73,9 @@ def fixed_view(m: dict, vary=()) -> dict:
 
 
 def scenario_meta(m: dict, scenario: str) -> dict:
-    """Scenario fields with run-level defaults (format/stack/engine may sit at top level)."""
+    """Scenario fields with run-level defaults (format/stack/ioengine/pi_mode may sit at top level)."""
     sc = dict((m.get("scenarios") or {}).get(scenario) or {})
-    for k in ("format", "stack", "engine", "pi_mode", "workload"):
+    for k in ("format", "stack", "ioengine", "pi_mode", "workload"):
         if k not in sc and k in m:
             sc[k] = m[k]
     return sc

@@ -113,7 +113,7 @@ def main(argv, runner=None, out=sys.stdout) -> int:
             continue
         a = cmp.Side(f"nights {nights[0]}..{nights[-1]}", [r["run_key"] for r in base])
         b = cmp.Side(f"night {night}", [r["run_key"] for r in rs])
-        res = cmp.compare(store, a, b, args.threshold, vary=NIGHTLY_VARY)
+        res = cmp.compare(store, a, b, args.threshold, vary=NIGHTLY_VARY, mixable=NIGHTLY_VARY)
         res["nightly"] = {"night": night, "baseline_nights": nights, "config": list(cfg)}
         store.save_comparison(f"nightly {night} [{label}] vs {len(nights)} previous night(s)",
                               a.run_keys, b.run_keys, res)
