@@ -57,22 +57,22 @@ def _fio_meta() -> dict:
     return {"version": "none"}
 
 
-def run_suite(kernel_dir: Path, scenarios: list[S.Scenario], run_id: str, cmdline_extra: str = "",
-              results: Path = RESULTS) -> dict:
+def run_suite(kernel_dir, scenarios: list[S.Scenario], run_id: str, cmdline_extra: str = "",
+              results: Path = RESULTS, modules=()) -> dict:
     """Boot kernel_dir once, run the scenarios, store results/<run_id>/. Returns
     {scenario: {"status": pass|fail|skip, "why": ...}} plus "_boot" info."""
     from . import guest
     nss = [guest.Namespace(format=f, size=S.NS_SIZE, nsid=n) for n, f in S.NAMESPACES.items()]
     t0 = time.monotonic()
     r = guest.boot_and_run(str(kernel_dir), nss, S.suite_script(scenarios), timeout=BOOT_TIMEOUT,
-                           cmdline_extra=cmdline_extra)
+                           cmdline_extra=cmdline_extra, modules=list(modules))
     wall = time.monotonic() - t0
     out = results / run_id
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     status: dict = {}
-    km = read_json(Path(kernel_dir) / "meta.json", {}) or {}
+    km = (read_json(Path(kernel_dir) / "meta.json", {}) or {}) if Path(str(kernel_dir)).is_dir() else {}
     meta = {"schema": "pifio-run/1", "run_id": run_id, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "host": _host_meta(), "fio": _fio_meta(), "engine": {"version": "none (fio built-in engines)"},
             "kernel": {"release": r.kernel.get("release"), "series": ",".join(km.get("series", [])) or "none",

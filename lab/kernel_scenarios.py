@@ -28,7 +28,6 @@ SPEED_FIO = ("--ioengine=io_uring --direct=1 --bs=4k --time_based --runtime={rt}
              "--size=32m --randrepeat=0 --norandommap --output-format=json+")
 
 COMMON = r'''
-set -u
 fail() { echo "fail $*" > "$SC/status"; echo "SCENARIO $SC FAIL: $*"; }
 skip() { echo "skip $*" > "$SC/status"; echo "SCENARIO $SC SKIP: $*"; }
 begin() { SC=$1; mkdir -p "$SC"; dmesg -c > /dev/null 2>&1 || true; echo "SCENARIO $SC BEGIN"; }
@@ -65,14 +64,14 @@ elif [ ! -e /sys/block/${{B#/dev/}}/integrity/format ] || [ "$(cat /sys/block/${
 else
     # write the pattern through the namespace itself (kernel generates PI for the physical LBAs)
     fio --name=fill --filename=$B --rw=write --bs=64k --direct=1 --ioengine=psync --offset=4m --size=24m \
-        --verify_pattern=0x5a17c0de --output-format=json > "$SC/fill.json" 2> "$SC/fill.err" || fail "fill write failed"
+        --buffer_pattern=0x5a17c0de --output-format=json > "$SC/fill.json" 2> "$SC/fill.err" || fail "fill write failed"
     export DM_DISABLE_UDEV=1
     # dm sectors 0..16383 -> ns 8192.., 16384..32767 -> ns 24576.. (512-byte sectors)
     printf '0 16384 linear %s 8192\\n16384 16384 linear %s 24576\\n' $B $B | dmsetup create pifio-lin || fail "dmsetup create failed"
     if [ -e /dev/mapper/pifio-lin ]; then
         cat /sys/block/dm-0/integrity/format > "$SC/dm-integrity-format" 2>/dev/null
-        fio --name=readverify --filename=/dev/mapper/pifio-lin --rw=read --bs=64k --direct=1 --ioengine=psync \
-            --size=16m --verify=pattern --verify_pattern=0x5a17c0de --verify_fatal=1 --do_verify=1 \
+        fio --name=readverify --filename=/dev/mapper/pifio-lin --rw=write --verify_only --bs=64k --direct=1 --ioengine=psync \
+            --size=16m --verify=pattern --verify_pattern=0x5a17c0de --verify_fatal=1 \
             --output-format=json+ > "$SC/readverify.json" 2> "$SC/readverify.err" \
             || fail "read through dm-linear failed: $(grep -m1 -iE 'error|verify' $SC/readverify.err)"
         dmsetup remove pifio-lin
@@ -90,7 +89,7 @@ def _speed(stack: str, fmt_tag: str, nsid: int, rw: str, qd: int, passthrough: b
     opts = SPEED_FIO.format(rt=SPEED_RUNTIME)
     if passthrough:
         dev = f"$PIFIO_NG_{nsid}"
-        opts = opts.replace("--ioengine=io_uring", "--ioengine=io_uring_cmd --cmd_type=nvme")
+        opts = opts.replace("--ioengine=io_uring --direct=1", "--ioengine=io_uring_cmd --cmd_type=nvme")
     else:
         dev = f"$PIFIO_BLK_{nsid}"
     s = f'''
