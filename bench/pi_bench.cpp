@@ -1,0 +1,250 @@
+// Google Benchmark for the PI core. Names: <op>/<impl>/<bytes>.
+//   op:   crc16, crc64, generate16, verify16, generate64, verify64
+//   impl: pifio (this library, best CRC the CPU has), isal (ISA-L 2.30:
+//         crc16_t10dif; crc64_ecma_refl, the same folding code as ISA-L's
+//         NVMe variant, which 2.30 lacks), table (byte-at-a-time table, as
+//         fio's built-in PI does without ISA-L)
+//   bytes: data bytes processed per iteration (512, 4096, 65536).
+// generate/verify formats (separate metadata buffer, PI last, type 1):
+//   512   -> one block of 512+8/t1 (g16) or 512+16/t1/g64
+//   4096  -> one block of 4096+8/t1 or 4096+16/t1/g64
+//   65536 -> 16 blocks of 4096+8/t1 or 4096+16/t1/g64
+// isal and table run the same generate/verify loop (below) with their CRC.
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "pifio/pi.hpp"
+
+#if PIFIO_BENCH_ISAL
+#include <isa-l/crc.h>
+#include <isa-l/crc64.h>
+#endif
+
+namespace {
+
+// ------------------------------------------------- byte-at-a-time tables --
+
+std::array<uint16_t, 256> make_t16() {
+    std::array<uint16_t, 256> t{};
+    for (unsigned i = 0; i < 256; ++i) {
+        uint16_t c = static_cast<uint16_t>(i << 8);
+        for (int b = 0; b < 8; ++b) c = static_cast<uint16_t>((c & 0x8000) ? (c << 1) ^ 0x8BB7 : (c << 1));
+        t[i] = c;
+    }
+    return t;
+}
+std::array<uint64_t, 256> make_t64() {
+    std::array<uint64_t, 256> t{};
+    uint64_t refl = 0;
+    for (int i = 0; i < 64; ++i)
+        if ((0xAD93D23594C93659ull >> i) & 1) refl |= uint64_t{1} << (63 - i);
+    for (unsigned i = 0; i < 256; ++i) {
+        uint64_t c = i;
+        for (int b = 0; b < 8; ++b) c = (c & 1) ? (c >> 1) ^ refl : (c >> 1);
+        t[i] = c;
+    }
+    return t;
+}
+const std::array<uint16_t, 256> kT16 = make_t16();
+const std::array<uint64_t, 256> kT64 = make_t64();
+
+uint16_t table_crc16(uint16_t crc, const uint8_t* p, size_t n) {
+    while (n--) crc = static_cast<uint16_t>((crc << 8) ^ kT16[(crc >> 8) ^ *p++]);
+    return crc;
+}
+uint64_t table_crc64(uint64_t crc, const uint8_t* p, size_t n) {
+    crc = ~crc;
+    while (n--) crc = (crc >> 8) ^ kT64[(crc ^ *p++) & 0xff];
+    return ~crc;
+}
+
+uint16_t pifio_crc16(uint16_t crc, const uint8_t* p, size_t n) { return pifio::crc16_t10dif(crc, p, n); }
+uint64_t pifio_crc64(uint64_t crc, const uint8_t* p, size_t n) { return pifio::crc64_nvme(crc, p, n); }
+#if PIFIO_BENCH_ISAL
+uint16_t isal_crc16(uint16_t crc, const uint8_t* p, size_t n) { return crc16_t10dif(crc, p, n); }
+uint64_t isal_crc64(uint64_t crc, const uint8_t* p, size_t n) { return crc64_ecma_refl(crc, p, n); }
+#endif
+
+// --------------------------------------- generate / verify with any CRC --
+// The loop an application would write around a plain CRC function
+// (separate metadata, PI last, type 1, tuple = whole metadata).
+
+inline void put_be(uint8_t* p, uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
+}
+inline uint64_t get_be(const uint8_t* p, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v = v << 8 | p[i];
+    return v;
+}
+
+template <bool G64, class Crc>
+void loop_generate(Crc crc, uint8_t* data, uint8_t* md, uint32_t bs, uint32_t nb, uint64_t lba) {
+    constexpr uint32_t ms = G64 ? 16 : 8;
+    for (uint32_t i = 0; i < nb; ++i) {
+        uint8_t* t = md + size_t{i} * ms;
+        const uint64_t g = crc(0, data + size_t{i} * bs, bs);
+        put_be(t, g, G64 ? 8 : 2);
+        put_be(t + (G64 ? 8 : 2), 0x1234, 2);
+        put_be(t + (G64 ? 10 : 4), lba + i, G64 ? 6 : 4);
+    }
+}
+
+template <bool G64, class Crc>
+bool loop_verify(Crc crc, const uint8_t* data, const uint8_t* md, uint32_t bs, uint32_t nb, uint64_t lba) {
+    constexpr uint32_t ms = G64 ? 16 : 8;
+    bool ok = true;
+    for (uint32_t i = 0; i < nb; ++i) {
+        const uint8_t* t = md + size_t{i} * ms;
+        const uint16_t app = static_cast<uint16_t>(get_be(t + (G64 ? 8 : 2), 2));
+        if (app == 0xffff) continue;
+        ok &= get_be(t, G64 ? 8 : 2) == crc(0, data + size_t{i} * bs, bs);
+        ok &= app == 0x1234;
+        ok &= get_be(t + (G64 ? 10 : 4), G64 ? 6 : 4) == ((lba + i) & (G64 ? 0xffffffffffffull : 0xffffffffull));
+    }
+    return ok;
+}
+
+// ------------------------------------------------------------- benches --
+
+struct Buf {
+    std::vector<uint8_t> data, md;
+    explicit Buf(size_t n) : data(n), md(n / 512 * 16 + 64) {
+        std::mt19937_64 rng(n);
+        for (auto& b : data) b = static_cast<uint8_t>(rng());
+    }
+};
+
+template <class Crc>
+void bench_crc(benchmark::State& st, Crc crc, size_t bytes) {
+    Buf b(bytes);
+    for (auto _ : st) {
+        auto c = crc(0, b.data.data(), bytes);
+        benchmark::DoNotOptimize(c);
+    }
+    st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(bytes));
+}
+
+void geometry(size_t bytes, uint32_t* bs, uint32_t* nb) {
+    *bs = bytes == 512 ? 512 : 4096;
+    *nb = static_cast<uint32_t>(bytes / *bs);
+}
+
+template <bool G64, class Crc>
+void bench_loop(benchmark::State& st, Crc crc, size_t bytes, bool verify) {
+    Buf b(bytes);
+    uint32_t bs, nb;
+    geometry(bytes, &bs, &nb);
+    loop_generate<G64>(crc, b.data.data(), b.md.data(), bs, nb, 1000);
+    if (verify && !loop_verify<G64>(crc, b.data.data(), b.md.data(), bs, nb, 1000)) {
+        st.SkipWithError("verify found bad PI in freshly generated data");
+        return;
+    }
+    for (auto _ : st) {
+        if (verify) {
+            bool ok = loop_verify<G64>(crc, b.data.data(), b.md.data(), bs, nb, 1000);
+            benchmark::DoNotOptimize(ok);
+        } else {
+            loop_generate<G64>(crc, b.data.data(), b.md.data(), bs, nb, 1000);
+            benchmark::ClobberMemory();
+        }
+    }
+    st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(bytes));
+}
+
+template <bool G64>
+void bench_pifio(benchmark::State& st, size_t bytes, bool verify) {
+    Buf b(bytes);
+    uint32_t bs, nb;
+    geometry(bytes, &bs, &nb);
+    const std::string spec = std::to_string(bs) + (G64 ? "+16/t1/g64" : "+8/t1");
+    auto f = pifio::parse_format(spec);
+    auto ctx = pifio::make_context(f.value, 0x1234, 0xffff, pifio::CHK_ALL);
+    if (!ctx.ok()) {
+        st.SkipWithError(ctx.error.msg.c_str());
+        return;
+    }
+    const pifio::Span span{1000, 1000, nb};
+    pifio::generate(ctx.value, b.data.data(), b.md.data(), span);
+    pifio::VerifyStats vs;
+    if (!pifio::verify(ctx.value, b.data.data(), b.md.data(), span, nullptr, 0, &vs)) {
+        st.SkipWithError("verify found bad PI in freshly generated data");
+        return;
+    }
+    for (auto _ : st) {
+        if (verify) {
+            bool ok = pifio::verify(ctx.value, b.data.data(), b.md.data(), span, nullptr, 0, &vs);
+            benchmark::DoNotOptimize(ok);
+        } else {
+            pifio::generate(ctx.value, b.data.data(), b.md.data(), span);
+            benchmark::ClobberMemory();
+        }
+    }
+    st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(bytes));
+}
+
+void register_all() {
+    const size_t sizes[] = {512, 4096, 65536};
+    struct Impl16 {
+        const char* name;
+        uint16_t (*crc)(uint16_t, const uint8_t*, size_t);
+    };
+    struct Impl64 {
+        const char* name;
+        uint64_t (*crc)(uint64_t, const uint8_t*, size_t);
+    };
+    std::vector<Impl16> i16 = {{"pifio", pifio_crc16}, {"table", table_crc16}};
+    std::vector<Impl64> i64 = {{"pifio", pifio_crc64}, {"table", table_crc64}};
+#if PIFIO_BENCH_ISAL
+    i16.insert(i16.begin() + 1, {"isal", isal_crc16});
+    i64.insert(i64.begin() + 1, {"isal", isal_crc64});
+#endif
+    auto name = [](const char* op, const char* impl, size_t n) {
+        return std::string(op) + "/" + impl + "/" + std::to_string(n);
+    };
+    for (const auto& im : i16)
+        for (size_t n : sizes)
+            benchmark::RegisterBenchmark(name("crc16", im.name, n).c_str(), [=](benchmark::State& s) { bench_crc(s, im.crc, n); });
+    for (const auto& im : i64)
+        for (size_t n : sizes)
+            benchmark::RegisterBenchmark(name("crc64", im.name, n).c_str(), [=](benchmark::State& s) { bench_crc(s, im.crc, n); });
+    for (bool verify : {false, true}) {
+        for (const auto& im : i16)
+            for (size_t n : sizes) {
+                const char* op = verify ? "verify16" : "generate16";
+                if (std::strcmp(im.name, "pifio") == 0)
+                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(),
+                                                 [=](benchmark::State& s) { bench_pifio<false>(s, n, verify); });
+                else
+                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(),
+                                                 [=](benchmark::State& s) { bench_loop<false>(s, im.crc, n, verify); });
+            }
+        for (const auto& im : i64)
+            for (size_t n : sizes) {
+                const char* op = verify ? "verify64" : "generate64";
+                if (std::strcmp(im.name, "pifio") == 0)
+                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(),
+                                                 [=](benchmark::State& s) { bench_pifio<true>(s, n, verify); });
+                else
+                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(),
+                                                 [=](benchmark::State& s) { bench_loop<true>(s, im.crc, n, verify); });
+            }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    register_all();
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::AddCustomContext("pifio_crc_impl", pifio::crc_impl_name(pifio::crc_active()));
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
