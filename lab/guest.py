@@ -157,7 +157,8 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
                  files: dict | None = None, timeout: float = 300, modules=(),
                  env: dict | None = None, smp: int = 1, mem: str = "1G",
                  run_dir: Path | None = None, cmdline_extra: str = "",
-                 results_size: int = 256 << 20, binaries=(), keep_run_dir: bool = True) -> GuestResult:
+                 results_size: int = 256 << 20, binaries=(), keep_run_dir: bool = True,
+                 on_line=None) -> GuestResult:
     """Boot `kernel` (name or bzImage path or lab.kernels.Kernel) with the given
     namespaces (format specs or Namespace objects), run `script` in the guest.
 
@@ -167,6 +168,7 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     timeout: hard limit in seconds for the whole boot; QEMU is killed after it.
     run_dir: where console.log, results/ and throw-away backing files go
              (default: a new dir under CACHE/guests).
+    on_line: called with each new console line while the guest runs (progress).
     Never raises for a failing script or a hung guest: look at rc / timed_out.
     Raises PifioError for set-up problems (no QEMU, unknown kernel, bad format).
     """
@@ -238,7 +240,10 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         try:
-            proc.wait(timeout=timeout)
+            if on_line is None:
+                proc.wait(timeout=timeout)
+            else:
+                _follow(proc, console, on_line, t0 + timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
             os.killpg(proc.pid, signal.SIGKILL)
@@ -281,6 +286,30 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     if not keep_run_dir and res.ok:
         shutil.rmtree(run_dir, ignore_errors=True)
     return res
+
+
+def _follow(proc, console: Path, on_line, deadline: float) -> None:
+    """Wait for QEMU, feeding new console lines to on_line; TimeoutExpired at the deadline."""
+    pos, part = 0, ""
+    while True:
+        try:
+            proc.wait(timeout=0.5)
+            done = True
+        except subprocess.TimeoutExpired:
+            done = False
+        if console.exists():
+            with open(console, "rb") as fh:
+                fh.seek(pos)
+                chunk = fh.read()
+            pos += len(chunk)
+            part += chunk.decode(errors="replace")
+            *lines, part = part.split("\n")
+            for line in lines:
+                on_line(line.rstrip("\r"))
+        if done:
+            return
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, 0)
 
 
 def _q(s: str) -> str:

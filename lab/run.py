@@ -1,0 +1,270 @@
+"""./pifio run — boot the lab and run scenarios; results/<run-id>/ + a summary.
+
+    ./pifio run                                 newest kernel (7.3), default formats, both engines
+    ./pifio run --kernel 6.1 --ns 4096+8/t1 --ns 512+8/t3/first
+    ./pifio run --kernel 6.1 --kernel 7.3       one run (one run-id) per kernel
+    ./pifio run --engine builtin --runtime 10 --size 16M
+    ./pifio run --jobs jobs/foo.fio             extra job files, run on every namespace
+                                                 (env: PIFIO_DEV PIFIO_FORMAT PIFIO_BS PIFIO_MD
+                                                  PIFIO_PI_CHK PIFIO_ENGINE)
+
+Layout (analysis/ ingests it): results/<run-id>/meta.json (schema pifio-run/1),
+results/<run-id>/<scenario>/<job>.json (fio JSON+), <job>.pi.json (engine
+report), <job>.fio / .log / .rc; results/<run-id>/guest/ (console, dmesg,
+namespaces.tsv). Scenario = <format-slug>.<stack>.<engine>.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from . import formats, guest, initramfs, kernels
+from .common import BUILD, RESULTS, PifioError, log, sha256_file, write_json
+from .scenarios import DEFAULT_FORMATS, ENGINES, Scenario, default_workloads
+
+
+def _parse(argv):
+    ap = argparse.ArgumentParser(prog="./pifio run", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kernel", action="append", help=f"kernel name ({', '.join(kernels.names())}) or "
+                    f"bzImage path / build dir; repeatable (default {kernels.DEFAULT})")
+    ap.add_argument("--modules", help="modules dir for a bzImage path kernel")
+    ap.add_argument("--ns", action="append", metavar="SPEC", help="namespace format, repeatable "
+                    f"(default {' '.join(DEFAULT_FORMATS)})")
+    ap.add_argument("--engine", action="append", choices=ENGINES, help="default: both")
+    ap.add_argument("--stack", default="none", help="device stack (only 'none' so far)")
+    ap.add_argument("--jobs", action="append", type=Path, help="extra fio job file(s)")
+    ap.add_argument("--no-default-jobs", action="store_true", help="only the --jobs files")
+    ap.add_argument("--size", default="8M", help="bytes per sequential job (default 8M)")
+    ap.add_argument("--runtime", type=int, default=5, help="seconds per random-read job (default 5)")
+    ap.add_argument("--ns-size", default="256M", help="backing size per namespace (default 256M)")
+    ap.add_argument("--smp", type=int, default=1)
+    ap.add_argument("--mem", default="1G")
+    ap.add_argument("--timeout", type=int, help="seconds per boot (default: estimated from the jobs)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="results root (default results/)")
+    ap.add_argument("--run-id", help="default: <UTC time>-<kernel>")
+    return ap.parse_args(argv)
+
+
+def _size(s: str) -> int:
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    s = s.strip().upper().rstrip("B").rstrip("I")
+    return int(s[:-1]) * mult[s[-1]] if s and s[-1] in mult else int(s)
+
+
+def _fio_version() -> str:
+    fio = next((h for g, h in initramfs.default_binaries() if g == "/usr/bin/fio"), None)
+    if not fio:
+        return "none"
+    r = subprocess.run([str(fio), "--version"], stdout=subprocess.PIPE, text=True)
+    return r.stdout.strip()
+
+
+def _engine_meta() -> dict:
+    so = BUILD / "lib" / "libpifio.so"
+    if not so.exists():
+        return {"version": "none"}
+    ver = "unknown"
+    try:
+        from .common import ROOT
+        ver = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+    except OSError:
+        pass
+    return {"version": ver, "sha256": sha256_file(so)[:16], "path": str(so)}
+
+
+def _host_meta() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    q = shutil.which(guest.QEMU)
+    qv = subprocess.run([q, "--version"], stdout=subprocess.PIPE, text=True).stdout.split("\n")[0] if q else "none"
+    return {"hostname": socket.gethostname(), "cpu": cpu, "accel": "tcg", "qemu": qv,
+            "python": platform.python_version(), "nproc": os.cpu_count()}
+
+
+def plan(kernel: kernels.Kernel, specs: list[str], engines, stack: str, workloads, user_jobs) -> list[Scenario]:
+    out = []
+    for nsid, spec in enumerate(specs, 1):
+        fmt = formats.parse(spec)
+        for eng in engines:
+            sc = Scenario(fmt=fmt, nsid=nsid, engine=eng, stack=stack, workloads=list(workloads),
+                          user_jobs=list(user_jobs))
+            sc.skipped = sc.requirements(kernel)
+            out.append(sc)
+    return out
+
+
+def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Scenario], guest.GuestResult | None]:
+    k = kernels.resolve(kname, Path(a.modules) if a.modules else None)
+    workloads = [] if a.no_default_jobs else default_workloads(a.size, a.runtime)
+    scs = plan(k, specs, engines, a.stack, workloads, a.jobs or [])
+    stamp = dt.datetime.now(dt.timezone.utc)
+    run_id = a.run_id or f"{stamp.strftime('%Y%m%d-%H%M%S')}-{Path(kname).name}"
+    if a.run_id and len(a.kernel or []) > 1:
+        run_id = f"{a.run_id}-{Path(kname).name}"
+    rdir = a.results / run_id
+    if rdir.exists():
+        raise PifioError(f"{rdir} exists; pick another --run-id")
+    rdir.mkdir(parents=True)
+    runnable = [s for s in scs if not s.skipped]
+    nsz = _size(a.ns_size)
+    nss = [guest.Namespace(spec, size=nsz, nsid=i) for i, spec in enumerate(specs, 1)]
+    meta = {"schema": "pifio-run/1", "run_id": run_id, "started": stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "host": _host_meta(),
+            "kernel": {**{k_: v for k_, v in k.describe().items() if k_ != "bzimage"},
+                       "series": " ".join(k.meta.get("patches") or []), "cmdline": guest.BASE_CMDLINE},
+            "fio": {"version": _fio_version()}, "engine": _engine_meta(),
+            "guest": {"smp": a.smp, "mem": a.mem, "namespaces": [{"nsid": n.nsid, "format": n.fmt.canonical(),
+                                                                  "size": n.size} for n in nss]},
+            "command": "./pifio run " + " ".join(sys.argv[2:] if len(sys.argv) > 2 else []),
+            "scenarios": {s.name: s.meta() for s in scs}}
+    write_json(rdir / "meta.json", meta)
+    for s in scs:
+        if s.skipped:
+            log(f"skip {s.name}: {s.skipped}")
+    if not runnable:
+        log(f"{run_id}: nothing to run")
+        return rdir, scs, None
+
+    files: dict = {}
+    script = ["set +e"]
+    for s in runnable:
+        files.update(s.files())
+        script.append(s.guest_script())
+    njobs = sum(len(s.job_names()) for s in runnable)
+    est = 60 + sum(len(s.job_names()) * (a.runtime + 30) for s in runnable)
+    timeout = a.timeout or est
+
+    from analysis.progress import Progress
+    prog = Progress(total=njobs, what=f"lab {kname}")
+    prog.start("booting")
+
+    def on_line(line: str):
+        if line.startswith("PIFIO-JOB "):
+            parts = line.split()
+            if len(parts) >= 4 and parts[3] == "start":
+                prog.start(f"{parts[1]} {parts[2]}")
+            elif len(parts) >= 5 and parts[3] == "rc":
+                prog.done("" if parts[4] == "0" else f"rc {parts[4]}")
+
+    log(f"{run_id}: {len(runnable)} scenarios, {njobs} jobs on {k.release}; boot timeout {timeout} s")
+    try:
+        r = guest.boot_and_run(k, nss, script="\n".join(script), files=files, timeout=timeout,
+                               smp=a.smp, mem=a.mem, run_dir=rdir / "guest", on_line=on_line)
+    finally:
+        prog.close()
+    # scenario outputs -> results/<run-id>/<scenario>/; guest logs stay in guest/
+    for s in runnable:
+        src = r.results_dir / s.name
+        if src.exists():
+            shutil.move(str(src), rdir / s.name)
+        for j in s.job_names():
+            f = s.files().get(f"/pifio/jobs/{s.name}/{j}.fio")
+            if f is not None and (rdir / s.name).exists():
+                (rdir / s.name / f"{j}.fio").write_text(f if isinstance(f, str) else f.decode())
+    meta["guest"].update({"boot_s": r.boot_s, "wall_s": round(r.wall_s, 1), "rc": r.rc,
+                          "timed_out": r.timed_out, "namespaces_seen": r.namespaces})
+    meta["finished"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for s in runnable:
+        if not (rdir / s.name).exists():
+            meta["scenarios"][s.name]["failed"] = "no results came back from the guest (see guest/console.log)"
+    write_json(rdir / "meta.json", meta)
+    return rdir, scs, r
+
+
+# ---------------------------------------------------------------- summary --
+
+def _row(sdir: Path, job: str):
+    """(iops, p50 us, p99 us, errors, note) of one job's fio JSON."""
+    from analysis import fiojson
+    p = sdir / f"{job}.json"
+    rc = (sdir / f"{job}.rc").read_text().strip() if (sdir / f"{job}.rc").exists() else "?"
+    if not p.exists():
+        return None, None, None, None, f"no output (rc {rc})"
+    try:
+        out = fiojson.parse_file(str(p))
+    except fiojson.FioParseError as e:
+        tail = (sdir / f"{job}.log").read_text(errors="replace").strip().splitlines()[-1:] \
+            if (sdir / f"{job}.log").exists() else []
+        return None, None, None, None, f"rc {rc}: {(tail or [str(e)])[0][:60]}"
+    jobs = [j for j in out.jobs if not j.aggregate]
+    if not jobs:
+        return None, None, None, None, f"rc {rc}: no jobs"
+    j = jobs[0]
+    d = next(iter(j.dirs.values()), None)
+    err = j.error
+    pi = sdir / f"{job}.pi.json"
+    pierr = None
+    if pi.exists():
+        try:
+            from analysis.meta import parse_pi_report
+            pierr = parse_pi_report(str(pi))["total"]
+        except Exception as e:   # a malformed report is shown, not fatal
+            pierr = f"bad report: {e}"
+    if d is None:
+        return None, None, None, pierr if pierr is not None else err, f"rc {rc}, no I/O"
+    p50 = d.percentiles.get("50.000000")
+    p99 = d.percentiles.get("99.000000")
+    return (d.iops, p50 / 1000 if p50 else None, p99 / 1000 if p99 else None,
+            pierr if pierr is not None else err, "" if rc == "0" else f"rc {rc}")
+
+
+def summary(rdir: Path, scs: list[Scenario]) -> str:
+    head = f"{'format':<24} {'engine':<8} {'job':<14} {'IOPS':>8} {'p50 us':>9} {'p99 us':>9} {'PI err':>6}  note"
+    lines = [f"results: {rdir}", head, "-" * len(head)]
+    for s in scs:
+        if s.skipped:
+            lines.append(f"{s.fmt.short():<24} {s.engine:<8} {'-':<14} {'':>8} {'':>9} {'':>9} {'':>6}  skip: {s.skipped}")
+            continue
+        for j in s.job_names():
+            iops, p50, p99, err, note = _row(rdir / s.name, j)
+            f = lambda v, spec: (format(v, spec) if isinstance(v, (int, float)) else ("-" if v is None else str(v)))  # noqa: E731
+            lines.append(f"{s.fmt.short():<24} {s.engine:<8} {j:<14} {f(iops, '8.0f'):>8} {f(p50, '9.1f'):>9} "
+                         f"{f(p99, '9.1f'):>9} {f(err, 'd'):>6}  {note}")
+    return "\n".join(lines)
+
+
+def main(argv) -> int:
+    a = _parse(argv)
+    specs = a.ns or DEFAULT_FORMATS
+    for s in specs:
+        formats.parse(s)
+    engines = a.engine or list(ENGINES)
+    if not guest.qemu_available():
+        raise PifioError("qemu-system-x86_64 not found; run ./pifio setup")
+    status = 0
+    for kname in a.kernel or [kernels.DEFAULT]:
+        try:
+            rdir, scs, r = run_kernel(kname, a, specs, engines)
+        except PifioError as e:
+            print(f"pifio run: {e}", file=sys.stderr)
+            return 1
+        print(summary(rdir, scs))
+        if r is not None:
+            print(f"guest: {r.kernel['release']}, boot to /init {r.boot_s} s, wall {r.wall_s:.0f} s, "
+                  f"rc {r.rc}{' TIMED OUT' if r.timed_out else ''}")
+            if not r.ok:
+                status = 1
+                print(f"guest failed: {r.why()}", file=sys.stderr)
+        bad = [s.name for s in scs if not s.skipped and any(
+            (rdir / s.name / f"{j}.rc").exists() and (rdir / s.name / f"{j}.rc").read_text().strip() != "0"
+            for j in s.job_names())]
+        if bad:
+            status = 1
+            print(f"failed jobs in: {', '.join(bad)}", file=sys.stderr)
+    return status
