@@ -164,7 +164,11 @@ def fetch(name: str) -> Path:
     dest = _dir_for(name, entry)
     if (dest / "kernel.json").exists():
         return dest
-    debs = [fetch_deb(p["name"], p["version"], p["sha256"]) for p in entry["packages"]]
+    try:
+        debs = [fetch_deb(p["name"], p["version"], p["sha256"]) for p in entry["packages"]]
+    except PifioError as e:
+        raise PifioError(f"kernel {name}: {e}\nThe archive may have dropped the pinned version: check "
+                         f"`apt-cache policy` for the packages in {MANIFEST.name} and update the pins") from None
     rel = entry["release"]
     KDIR.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=KDIR))
@@ -204,8 +208,20 @@ def fetch(name: str) -> Path:
 
 
 def fetch_all() -> list[Path]:
-    """For ./pifio setup: every manifest kernel."""
+    """Every manifest kernel, downloaded and unpacked."""
     return [fetch(n) for n in names()]
+
+
+def ensure_all() -> dict:
+    """For ./pifio setup (lab.setup.ensure_kernels): fetch every manifest kernel;
+    returns {name: {release, dir, packages}} for versions.json."""
+    out = {}
+    for n in names():
+        d = fetch(n)
+        meta = read_json(d / "kernel.json")
+        out[n] = {"release": meta["release"], "dir": str(d),
+                  "packages": {p["name"]: p["version"] for p in meta["packages"]}}
+    return out
 
 
 # --------------------------------------------------------------- resolve --
