@@ -34,6 +34,9 @@ struct Io {
     uint32_t md_len = 0;
     int buf_index = -1;     // registered buffer (fixedbufs), -1: none
     int file_index = -1;    // registered file (registerfiles), -1: use fd()
+    // Backend-private per-I/O space filled by prep() (e.g. the block backend's
+    // io_uring PI attribute); lives until the I/O completes.
+    alignas(8) mutable unsigned char scratch[32] = {};
 };
 
 // A completion as the backend reads it.
@@ -65,6 +68,9 @@ public:
     virtual Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept = 0;
     // Human name of a device status (nullptr when unknown).
     virtual const char* status_name(uint16_t status) const noexcept = 0;
+    // At close: checks that run after the I/O (block backend: pi_audit of the
+    // blocks written). Logs through `log`; returns the number of bad blocks.
+    virtual uint64_t finish_audit(void (*log)(const char*)) noexcept { return 0; }
 };
 
 // io_uring setup flags a target needs, from its file type alone (the ring is

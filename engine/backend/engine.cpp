@@ -63,6 +63,8 @@ Result<EngineOptions> convert(const pifio_opts& c) {
     if (c.pi_report) o.pi_report = c.pi_report;
     o.pi_reftag = c.pi_reftag;
     o.pi_reftag_set = c.pi_reftag_set != 0;
+    if (c.pi_mode) o.pi_mode = c.pi_mode;
+    if (c.pi_audit) o.pi_audit = c.pi_audit;
     o.fixedbufs = c.fixedbufs;
     o.registerfiles = c.registerfiles;
     o.sqthread_poll = c.sqthread_poll;
@@ -129,6 +131,7 @@ struct Report {
     uint64_t mismatches[3] = {};   // by Field
     uint64_t injected = 0;
     uint64_t io_errors = 0;
+    uint64_t audit_bad = 0;        // bad blocks found by the backend's finish_audit (pi_audit)
     struct StatusCount {
         uint16_t code;
         uint64_t count;
@@ -179,7 +182,7 @@ public:
 
 private:
     Engine() = default;
-    unsigned reap(unsigned max) noexcept;
+    unsigned reap(unsigned n, unsigned max) noexcept;   // fills done_[n..max)
     int on_complete(Slot& s, const io_uring_cqe* cqe) noexcept;
     void note_status(FileState& f, const Slot& s, const Completion& c) noexcept;
     void note_mismatch(FileState& f, const Mismatch& m) noexcept;
@@ -354,6 +357,7 @@ Error Engine::open(FileState& f, unsigned fileno, int* fd) {
 }
 
 void Engine::close(FileState& f) {
+    if (f.rep) f.rep->audit_bad += f.be->finish_audit(log_);
     if (files_registered_ && f.reg_index >= 0) {
         int nfd = -1;
         io_uring_register_files_update(&ring_, unsigned(f.reg_index), &nfd, 1);
@@ -543,8 +547,7 @@ int Engine::on_complete(Slot& s, const io_uring_cqe* cqe) noexcept {
     return EILSEQ;
 }
 
-unsigned Engine::reap(unsigned max) noexcept {
-    unsigned n = 0;
+unsigned Engine::reap(unsigned n, unsigned max) noexcept {
     struct io_uring_cqe* cqe;
     while (n < max && io_uring_peek_cqe(&ring_, &cqe) == 0) {
         const uint64_t ud = cqe->user_data;
@@ -561,7 +564,7 @@ unsigned Engine::reap(unsigned max) noexcept {
 
 int Engine::getevents(unsigned min, unsigned max, const struct timespec* t) noexcept {
     if (max > done_.size()) max = unsigned(done_.size());
-    unsigned n = reap(max);
+    unsigned n = reap(0, max);
     while (n < min) {
         struct io_uring_cqe* cqe = nullptr;
         int ret;
@@ -575,7 +578,7 @@ int Engine::getevents(unsigned min, unsigned max, const struct timespec* t) noex
             ret = io_uring_wait_cqe_nr(&ring_, &cqe, min - n);
         }
         if (ret < 0 && ret != -EINTR && ret != -EAGAIN) return ret;
-        n += reap(max - n);
+        n = reap(n, max);
     }
     return int(n);
 }
@@ -585,7 +588,7 @@ int Engine::getevents(unsigned min, unsigned max, const struct timespec* t) noex
 int Engine::finish(Error* e) {
     uint64_t bad = 0;
     for (const Report& r : reports_) {
-        bad += r.mismatches[0] + r.mismatches[1] + r.mismatches[2];
+        bad += r.mismatches[0] + r.mismatches[1] + r.mismatches[2] + r.audit_bad;
         for (uint32_t i = 0; i < r.nstatus; i++)
             if (r.status[i].code >= 0x282 && r.status[i].code <= 0x284) bad += r.status[i].count;
     }
@@ -608,6 +611,7 @@ int Engine::finish(Error* e) {
         js += ", \"mismatches\": {\"guard\": " + std::to_string(r.mismatches[0]) +
               ", \"apptag\": " + std::to_string(r.mismatches[1]) + ", \"reftag\": " + std::to_string(r.mismatches[2]) +
               "}";
+        js += ", \"audit_bad_blocks\": " + std::to_string(r.audit_bad);
         js += ", \"io_errors\": " + std::to_string(r.io_errors) + ", \"device_status\": {";
         for (uint32_t k = 0; k < r.nstatus; k++) {
             char code[8];

@@ -38,6 +38,8 @@ struct EngineOptions {
     std::string pi_report;            // JSON path, empty: none
     uint64_t pi_reftag = 0;           // type 2: reference tag of LBA 0
     bool pi_reftag_set = false;
+    std::string pi_mode;              // block devices: auto (empty) | uring-pi | kernel
+    std::string pi_audit;             // block devices: /dev/ngXnY[,...] to audit after writes
     // Queue options.
     bool fixedbufs = false;
     bool registerfiles = false;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "backend.hpp"
+#include "block_backend.hpp"
 #include "nvme_backend.hpp"
 
 namespace pifio {
@@ -19,10 +20,11 @@ struct BackendRow {
 };
 
 bool is_char(const struct stat& st) { return S_ISCHR(st.st_mode); }
+bool is_block(const struct stat& st) { return S_ISBLK(st.st_mode); }
 
 const BackendRow kBackends[] = {
     {"nvme", is_char, NvmeBackend::open, IORING_SETUP_SQE128 | IORING_SETUP_CQE32},
-    // {"block", is_block, BlockBackend::open, 0},   // issue 4
+    {"block", is_block, BlockBackend::open, 0},
 };
 
 Result<const BackendRow*> pick(const std::string& path) {

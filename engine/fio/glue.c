@@ -28,6 +28,8 @@ struct pifio_fio_options {
 	char *pi_report;
 	unsigned long long pi_reftag;
 	unsigned int pi_reftag_set;
+	char *pi_mode;
+	char *pi_audit;
 	unsigned int fixedbufs;
 	unsigned int registerfiles;
 	unsigned int sqthread_poll;
@@ -97,6 +99,10 @@ static struct fio_option options[] = {
 		.help = "Type 2: reference tag of LBA 0 (block L carries pi_reftag + L)",
 		.category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_IOURING,
 	},
+	OPT("pi_mode", "PI path on block devices", FIO_OPT_STR_STORE, pi_mode, NULL,
+	    "Block devices: auto, uring-pi (userspace PI via io_uring attributes, Linux 6.14+) or kernel (auto-integrity)"),
+	OPT("pi_audit", "PI audit namespaces", FIO_OPT_STR_STORE, pi_audit, NULL,
+	    "Block devices: /dev/ngXnY[,...] under the target; after writes, check the raw PI of the blocks written"),
 	OPT("fixedbufs", "Fixed (pre-mapped) IO buffers", FIO_OPT_STR_SET, fixedbufs, NULL,
 	    "Register the I/O buffers with the ring"),
 	OPT("registerfiles", "Register file set", FIO_OPT_STR_SET, registerfiles, NULL,
@@ -135,6 +141,8 @@ static void fill_opts(struct thread_data *td, struct pifio_opts *c)
 	c->pi_report = o->pi_report;
 	c->pi_reftag = o->pi_reftag;
 	c->pi_reftag_set = o->pi_reftag_set;
+	c->pi_mode = o->pi_mode;
+	c->pi_audit = o->pi_audit;
 	c->fixedbufs = o->fixedbufs;
 	c->registerfiles = o->registerfiles;
 	c->sqthread_poll = o->sqthread_poll;

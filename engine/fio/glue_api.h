@@ -29,6 +29,8 @@ struct pifio_opts {
 	const char *pi_report;
 	unsigned long long pi_reftag;
 	int pi_reftag_set;
+	const char *pi_mode;		/* block devices: auto|uring-pi|kernel */
+	const char *pi_audit;		/* block devices: /dev/ngXnY[,...] */
 	unsigned int fixedbufs;
 	unsigned int registerfiles;
 	unsigned int sqthread_poll;
