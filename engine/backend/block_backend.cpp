@@ -1,0 +1,365 @@
+// Block backend (see block_backend.hpp).
+#include "block_backend.hpp"
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "../audit/audit.hpp"
+#include "../nvme/identify.hpp"
+#include "block_uapi.hpp"
+
+namespace pifio {
+namespace {
+
+std::string kernel_release() {
+    struct utsname u;
+    return uname(&u) == 0 ? u.release : "this kernel";
+}
+
+bool read_text(const std::string& path, std::string* out) {
+    FILE* f = fopen(path.c_str(), "re");
+    if (!f) return false;
+    char buf[256];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    *out = buf;
+    while (!out->empty() && (out->back() == '\n' || out->back() == ' ')) out->pop_back();
+    return true;
+}
+
+// What the device's integrity profile says, as a pifio Format.
+struct Integrity {
+    bool present = false;   // the block device has an integrity profile
+    Format fmt;             // data_size = interval; ms = 0 when !present
+    std::string source;     // "FS_IOC_GETLBMD_CAP", "sysfs T10-DIF-TYPE1-CRC", ...
+};
+
+// Probed once per process: does FS_IOC_GETLBMD_CAP exist? (-1 unknown, 0 no, 1 yes)
+int g_lbmd = -1;
+
+Result<Integrity> discover(int fd, dev_t rdev, uint32_t lbs, const std::string& path) {
+    Result<Integrity> r;
+    Integrity& in = r.value;
+    in.fmt.data_size = lbs;
+    if (g_lbmd != 0) {
+        uapi::logical_block_metadata_cap cap{};
+        if (ioctl(fd, uapi::FS_IOC_GETLBMD_CAP, &cap) == 0) {
+            g_lbmd = 1;
+            in.source = "FS_IOC_GETLBMD_CAP";
+            if (cap.lbmd_size == 0) return r;   // no metadata
+            in.present = true;
+            if (cap.lbmd_interval != lbs) {
+                r.error = {EOPNOTSUPP, path + ": protection interval " + std::to_string(cap.lbmd_interval) +
+                                           " bytes differs from the logical block size " + std::to_string(lbs) +
+                                           "; pifio needs one PI tuple per logical block"};
+                return r;
+            }
+            in.fmt.ms = cap.lbmd_size;
+            if (cap.lbmd_pi_size) {
+                if (cap.lbmd_guard_tag_type == uapi::LBMD_PI_CSUM_CRC16_T10DIF) in.fmt.guard = Guard::g16;
+                else if (cap.lbmd_guard_tag_type == uapi::LBMD_PI_CSUM_CRC64_NVME) in.fmt.guard = Guard::g64;
+                else {
+                    r.error = {EOPNOTSUPP, path + ": guard type " + std::to_string(cap.lbmd_guard_tag_type) +
+                                               " (IP checksum?) is not supported; pifio knows CRC16-T10DIF and CRC64-NVMe"};
+                    return r;
+                }
+                in.fmt.pi_type = (cap.lbmd_flags & uapi::LBMD_PI_CAP_REFTAG) ? 1 : 3;
+                in.fmt.loc = (cap.lbmd_pi_offset == 0 && cap.lbmd_size > cap.lbmd_pi_size) ? PiLoc::first : PiLoc::last;
+            }
+            return r;
+        }
+        if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP) g_lbmd = 0;   // kernel < 6.17
+        else {
+            r.error = {errno, path + ": FS_IOC_GETLBMD_CAP: " + strerror(errno)};
+            return r;
+        }
+    }
+    // sysfs: the profile name; the metadata size is not exposed, assume the tuple.
+    std::string fmt;
+    const std::string sys = "/sys/dev/block/" + std::to_string(major(rdev)) + ":" + std::to_string(minor(rdev));
+    if (!read_text(sys + "/integrity/format", &fmt) || fmt == "none" || fmt.empty()) {
+        in.source = "sysfs integrity/format: none";
+        return r;
+    }
+    in.present = true;
+    in.source = "sysfs integrity/format " + fmt;
+    if (fmt == "nop") {
+        std::string ts;
+        read_text(sys + "/integrity/tag_size", &ts);
+        in.fmt.ms = uint32_t(strtoul(ts.c_str(), nullptr, 10));
+        return r;
+    }
+    const bool t3 = fmt.find("TYPE3") != std::string::npos;
+    if (fmt.find("CRC64") != std::string::npos) in.fmt.guard = Guard::g64;
+    else if (fmt.find("-CRC") == std::string::npos) {
+        r.error = {EOPNOTSUPP, path + ": integrity profile " + fmt + " is not supported (IP checksum); pifio knows "
+                                      "T10-DIF-TYPE*-CRC and EXT-DIF-TYPE*-CRC64"};
+        return r;
+    }
+    in.fmt.pi_type = t3 ? 3 : 1;
+    in.fmt.ms = in.fmt.tuple_size();
+    in.source += " (metadata size assumed = tuple; set pi_format when larger)";
+    return r;
+}
+
+}  // namespace
+
+int probe_uring_pi() {
+    static int cached = -1;
+    if (cached >= 0) return cached;
+    struct io_uring ring;
+    struct io_uring_params p {};
+    int ret = io_uring_queue_init_params(2, &ring, &p);
+    if (ret < 0) return cached = -ret;
+    io_uring_queue_exit(&ring);
+    return cached = (p.features & uapi::IORING_FEAT_RW_ATTR) ? 0 : EOPNOTSUPP;
+}
+
+Result<std::unique_ptr<Backend>> BlockBackend::open(const std::string& path, const EngineOptions& o) {
+    Result<std::unique_ptr<Backend>> r;
+    auto fail = [&](int e, const std::string& m) {
+        r.error = {e, m};
+        return std::move(r);
+    };
+    std::unique_ptr<BlockBackend> b(new BlockBackend);
+    b->path_ = path;
+    if (Error e = b->reopen()) return fail(e.err, e.msg);
+    struct stat st;
+    uint64_t bytes = 0;
+    int lbs = 0;
+    if (fstat(b->fd_, &st) != 0 || ioctl(b->fd_, BLKGETSIZE64, &bytes) != 0 || ioctl(b->fd_, BLKSSZGET, &lbs) != 0)
+        return fail(errno, path + ": cannot size the block device: " + strerror(errno));
+    if (lbs <= 0) return fail(EINVAL, path + ": logical block size " + std::to_string(lbs));
+
+    const std::string mode = o.pi_mode.empty() ? "auto" : o.pi_mode;
+    if (mode != "auto" && mode != "uring-pi" && mode != "kernel")
+        return fail(EINVAL, "pi_mode=" + mode + ": want auto, uring-pi or kernel");
+
+    auto in = discover(b->fd_, st.st_rdev, uint32_t(lbs), path);
+    if (!in.ok()) return fail(in.error.err, in.error.msg);
+    Format fmt = in.value.fmt;
+    std::string source = in.value.source;
+    if (!o.pi_format.empty()) {
+        auto pf = parse_format(o.pi_format);
+        if (!pf.ok()) return fail(pf.error.err, path + ": pi_format=" + o.pi_format + ": " + pf.error.msg);
+        if (pf.value.data_size != uint32_t(lbs) || pf.value.layout != Layout::sep)
+            return fail(EINVAL, path + ": pi_format=" + o.pi_format + " does not fit a block device with " +
+                                    std::to_string(lbs) + "-byte logical blocks (separate metadata only); use pi_format=" +
+                                    format_to_short(fmt));
+        fmt = pf.value;
+        source = "pi_format";
+    }
+    const bool has_pi = in.value.present && fmt.pi_type != 0;
+    const std::string krel = kernel_release();
+
+    if (mode == "uring-pi" || (mode == "auto" && !o.pi_act && has_pi)) {
+        const int pe = probe_uring_pi();
+        std::string no;
+        if (pe != 0)
+            no = "kernel " + krel + " lacks io_uring PI attributes (needs 6.14+)";
+        else if (!in.value.present)
+            no = path + " has no integrity profile (" + in.value.source +
+                 "): the device or the dm stack above it does not pass PI up (dm-crypt and dm-integrity do not)";
+        else if (fmt.pi_type == 0)
+            no = path + " carries metadata but no protection information (" + source + ")";
+        else if (o.pi_act)
+            no = "pi_act=1 asks for PI generated below the host";
+        if (!no.empty()) {
+            if (mode == "uring-pi")
+                return fail(pe ? pe : EOPNOTSUPP,
+                            "pi_mode=uring-pi: " + no + "; use pi_mode=kernel" +
+                                (o.pi_act && pe == 0 && has_pi ? " or pi_act=0" : "") +
+                                ", or passthrough on the namespace's /dev/ngXnY");
+            b->why_ = "kernel auto-PI: " + no;
+        } else {
+            b->uring_pi_ = true;
+            b->why_ = "userspace PI via io_uring attributes";
+        }
+    } else if (mode == "kernel") {
+        if (!in.value.present && o.pi_audit.empty())
+            return fail(ENODEV, "pi_mode=kernel: " + path + " has no integrity profile (" + in.value.source +
+                                    "), so the kernel generates no PI for it; use a PI namespace, a dm-linear/striped "
+                                    "stack over one, or pi_audit=/dev/ngXnY to check the namespace below");
+        b->why_ = "kernel auto-PI (pi_mode=kernel)";
+    } else {
+        b->why_ = has_pi ? (o.pi_act ? "kernel auto-PI (pi_act=1)" : "kernel auto-PI") : "no PI on this device";
+    }
+
+    if (b->uring_pi_) {
+        b->geo_ = make_geometry(fmt, false, bytes / uint32_t(lbs));
+        if (o.pi_chk & CHK_GUARD) b->chk_flags_ |= uapi::IO_INTEGRITY_CHK_GUARD;
+        if (o.pi_chk & CHK_REF) b->chk_flags_ |= uapi::IO_INTEGRITY_CHK_REFTAG;
+        if (o.pi_chk & CHK_APP) b->chk_flags_ |= uapi::IO_INTEGRITY_CHK_APPTAG;
+        b->apptag_ = uint16_t(o.apptag);
+        b->reftag_base_ = o.pi_reftag;
+    } else {
+        if (!o.inject.empty())
+            return fail(EINVAL, "pi_inject needs userspace PI (" + b->why_ +
+                                    "); on a block device use pi_mode=uring-pi with pi_act=0 (Linux 6.14+), or "
+                                    "passthrough on /dev/ngXnY");
+        if (!o.pi_act && has_pi && mode == "kernel")
+            b->why_ += "; pi_act=0 ignored: the kernel supplies the PI";
+        // The engine moves data only: no metadata crosses the ring.
+        Geometry g;
+        g.fmt = in.value.present ? fmt : Format{uint32_t(lbs), 0, 0, Guard::g16, PiLoc::last, Layout::sep};
+        g.pract = has_pi;
+        g.xfer_ms = 0;
+        g.stride = uint32_t(lbs);
+        g.md_stride = 0;
+        g.nblocks = bytes / uint32_t(lbs);
+        b->geo_ = g;
+    }
+
+    if (!o.pi_audit.empty()) {
+        std::vector<std::string> ngs;
+        for (size_t i = 0; i <= o.pi_audit.size();) {
+            size_t j = o.pi_audit.find(',', i);
+            if (j == std::string::npos) j = o.pi_audit.size();
+            if (j > i) ngs.push_back(o.pi_audit.substr(i, j - i));
+            i = j + 1;
+        }
+        audit::AuditOptions ao;
+        ao.checks = CHK_GUARD | CHK_REF;
+        if (b->uring_pi_) {
+            ao.checks |= CHK_APP;
+            ao.app_tag = uint16_t(o.apptag);
+            ao.app_mask = uint16_t(o.apptag_mask);
+        }
+        audit::FormatFn fmt_of = [](const std::string& ng, int fd) {
+            Result<Format> fr;
+            auto id = nvme::identify(fd, ng);
+            if (!id.ok()) fr.error = id.error;
+            else fr.value = id.value.fmt;
+            return fr;
+        };
+        auto a = audit::Auditor::open(path, ngs, fmt_of, ao);
+        if (!a.ok()) return fail(a.error.err, a.error.msg);
+        b->auditor_ = std::move(a.value);
+        b->written_store_.assign(b->geo_.nblocks / 64 + 1, 0);
+        b->written_ = b->written_store_.data();
+        b->why_ += "; " + b->auditor_->describe();
+    }
+    (void)source;
+    r.value = std::move(b);
+    return r;
+}
+
+BlockBackend::~BlockBackend() { close(); }
+
+std::string BlockBackend::describe() const {
+    return "block " + path_ + ", " + format_to_short(geo_.fmt) + ", " + std::to_string(geo_.nblocks) + " blocks, " + why_;
+}
+
+Error BlockBackend::reopen() {
+    if (fd_ >= 0) return {};
+    fd_ = ::open(path_.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (fd_ < 0) return {errno, path_ + ": open O_DIRECT: " + strerror(errno)};
+    return {};
+}
+
+void BlockBackend::close() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+int BlockBackend::prep(io_uring_sqe* sqe, const Io& io) const noexcept {
+    if (io.file_index >= 0) {
+        sqe->fd = io.file_index;
+        sqe->flags |= IOSQE_FIXED_FILE;
+    } else {
+        sqe->fd = fd_;
+    }
+    if (io.dir == Dir::flush) {
+        sqe->opcode = IORING_OP_FSYNC;
+        return 0;
+    }
+    if (io.dir != Dir::read && io.dir != Dir::write) return -EINVAL;
+    const bool rd = io.dir == Dir::read;
+    if (io.buf_index >= 0) {
+        sqe->opcode = rd ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
+        sqe->buf_index = uint16_t(io.buf_index);
+    } else {
+        sqe->opcode = rd ? IORING_OP_READ : IORING_OP_WRITE;
+    }
+    sqe->addr = reinterpret_cast<uintptr_t>(io.data);
+    sqe->len = io.data_len;
+    sqe->off = io.lba * geo_.stride;
+    if (uring_pi_) {
+        // The attribute lives in the I/O's scratch space until the kernel
+        // copies it at submission.
+        static_assert(sizeof(io.scratch) >= sizeof(uapi::io_uring_attr_pi), "Io::scratch too small");
+        auto* pi = reinterpret_cast<uapi::io_uring_attr_pi*>(io.scratch);
+        pi->flags = chk_flags_;
+        pi->app_tag = apptag_;
+        pi->len = io.md_len;
+        pi->addr = reinterpret_cast<uintptr_t>(io.md);
+        pi->seed = geo_.fmt.pi_type == 2 ? (reftag_base_ + io.lba) & ref_mask(geo_.fmt) : io.lba & ref_mask(geo_.fmt);
+        pi->rsvd = 0;
+        uapi::sqe_set_pi_attr(sqe, pi);
+    }
+    return 0;
+}
+
+Completion BlockBackend::complete(const io_uring_cqe* cqe, const Io& io) const noexcept {
+    Completion c;
+    if (cqe->res < 0) {
+        c.err = -cqe->res;   // EILSEQ: the kernel's (or device's) PI check failed
+    } else if (uint32_t(cqe->res) != io.data_len && io.dir != Dir::flush) {
+        c.err = EIO;         // short transfer at the end of the device
+    } else if (written_ && io.dir == Dir::write) {
+        for (uint64_t b = io.lba, e = io.lba + io.nlb; b < e; ++b) written_[b >> 6] |= 1ull << (b & 63);
+    }
+    return c;
+}
+
+uint64_t BlockBackend::finish_audit(void (*log)(const char*)) noexcept {
+    if (!auditor_) return 0;
+    char line[512];
+    auto say = [&](const std::string& s) {
+        if (log) log(s.c_str());
+    };
+    uint64_t bad = 0, checked = 0;
+    audit::AuditRecord rec[16];
+    uint32_t shown = 0;
+    const uint64_t n = geo_.nblocks, bs = geo_.stride;
+    audit::AuditStats total;
+    for (uint64_t b = 0; b < n;) {
+        if (!(written_[b >> 6] >> (b & 63) & 1)) {
+            ++b;
+            continue;
+        }
+        uint64_t e = b;
+        while (e < n && (written_[e >> 6] >> (e & 63) & 1) && e - b < 4096) ++e;
+        audit::AuditStats st;
+        Error err = auditor_->check(b * bs, (e - b) * bs, &st, rec, shown < 16 ? 16 - shown : 0);
+        if (err) {
+            say("pifio: " + err.msg);
+            return bad + (e - b);
+        }
+        for (uint32_t i = 0; i < st.recorded; ++i) say(auditor_->format_record(rec[i]));
+        shown += st.recorded;
+        total.add(st);
+        bad += st.bad_blocks;
+        checked += st.blocks;
+        b = e;
+    }
+    snprintf(line, sizeof line,
+             "pifio: pi_audit %s: %" PRIu64 " blocks written and checked, %" PRIu64 " bad (guard %" PRIu64
+             ", apptag %" PRIu64 ", reftag %" PRIu64 ", unwritten %" PRIu64 ")",
+             path_.c_str(), checked, bad, total.count[0], total.count[1], total.count[2], total.unwritten);
+    say(line);
+    std::fill(written_store_.begin(), written_store_.end(), 0);
+    return bad;
+}
+
+}  // namespace pifio
