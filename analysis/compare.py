@@ -211,9 +211,7 @@ class Row:
     b_values: list = field(default_factory=list)
 
 
-def _pct_of(d, p):
-    if d.get("bins"):
-        return stats.percentile_from_bins(d["bins"], p)
+def _pct_printed(d, p):
     for k, v in (d.get("percentiles") or {}).items():
         if abs(float(k) - p) < 1e-9:
             return float(v)
@@ -231,11 +229,19 @@ def metric_values(ss: list[dict]) -> dict:
                                hib=True)
         out[f"{dd} clat mean"] = dict(values=[d["clat_mean_ns"] / 1000.0 for d in ds], mean="arithmetic",
                                       unit="us", hib=False)
-        have_bins = all(d.get("bins") for d in ds)
-        merged = stats.merge_bins(d["bins"] for d in ds) if have_bins else None
-        for name, p in PCTS:
-            vals = [_pct_of(d, p) / 1000.0 for d in ds]
-            head = stats.percentile_from_bins(merged, p) / 1000.0 if have_bins else None
+        have_bins = all(d.get("bins") is not None and len(d["bins"]) for d in ds)
+        ps = [p for _, p in PCTS]
+        if have_bins:
+            arrays = [stats.bins_arrays(d["bins"]) for d in ds]
+            per_run = [stats.percentiles_from_arrays(v, c, ps) / 1000.0 for v, c in arrays]
+            merged = stats.merge_bin_arrays(arrays)
+            heads = stats.percentiles_from_arrays(merged[0], merged[1], ps) / 1000.0
+        else:
+            per_run = [[_pct_printed(d, p) / 1000.0 for p in ps] for d in ds]
+            merged, heads = None, None
+        for i, (name, p) in enumerate(PCTS):
+            vals = [float(r[i]) for r in per_run]
+            head = float(heads[i]) if have_bins else None
             out[f"{dd} clat {name}"] = dict(values=vals, mean="arithmetic", unit="us", hib=False, headline=head,
                                             note="" if have_bins else "no JSON+ bins: median of per-run percentiles")
         out[f"{dd} _bins"] = dict(bins=merged)
@@ -257,8 +263,10 @@ def _median(v):
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
-def compare_groups(ga: dict, gb: dict, threshold=2.0, alpha=stats.DEFAULT_ALPHA, bootstrap=True) -> list[Row]:
+def compare_groups(ga: dict, gb: dict, threshold=2.0, alpha=stats.DEFAULT_ALPHA, bootstrap=True,
+                   cache=None) -> list[Row]:
     rows = []
+    cache = {} if cache is None else cache
     for key in sorted(set(ga) | set(gb)):
         if key not in ga or key not in gb:
             only = "A" if key in ga else "B"
@@ -272,7 +280,8 @@ def compare_groups(ga: dict, gb: dict, threshold=2.0, alpha=stats.DEFAULT_ALPHA,
             rows.append(Row(key, "*", "", len(sa), len(sb), math.nan, math.nan, math.nan, math.nan, "",
                             math.nan, math.nan, stats.NOT_COMPARABLE, why))
             continue
-        ma, mb = metric_values(sa), metric_values(sb)
+        ma = cache.setdefault(("A", key), metric_values(sa))
+        mb = cache.setdefault(("B", key), metric_values(sb))
         for name in ma:
             if name.endswith("_bins"):
                 continue
@@ -335,21 +344,24 @@ def compare(store: Store, a: Side, b: Side, threshold=2.0, alpha=stats.DEFAULT_A
     if scenario_glob:
         ga = {k: v for k, v in ga.items() if fnmatch.fnmatch(k, scenario_glob)}
         gb = {k: v for k, v in gb.items() if fnmatch.fnmatch(k, scenario_glob)}
-    rows = compare_groups(ga, gb, threshold, alpha, bootstrap)
+    cache = {}
+    rows = compare_groups(ga, gb, threshold, alpha, bootstrap, cache)
     res["rows"] = [asdict(r) for r in rows]
     res["skips"] = [{"side": "A" if rk in a.run_keys else "B", "run": rk, "scenario": sc, "reason": why}
                     for rk, sc, why in store.skips(a.run_keys + b.run_keys)]
-    res["curves"] = _curves(ga, gb)
+    res["curves"] = _curves(ga, gb, cache)
     res["exit"] = exit_code(res)
     res["summary"] = summarize(res)
     return res
 
 
-def _curves(ga, gb) -> dict:
+def _curves(ga, gb, cache) -> dict:
     """Merged bins per scenario/ddir for latency percentile plots: {key: {ddir: [curveA, curveB]}}."""
     out = {}
     for key in sorted(set(ga) & set(gb)):
-        ma, mb = metric_values(ga[key]), metric_values(gb[key])
+        if ("A", key) not in cache:
+            continue      # not comparable: no curves
+        ma, mb = cache[("A", key)], cache[("B", key)]
         for name in ma:
             if name.endswith("_bins") and name in mb and ma[name]["bins"] and mb[name]["bins"]:
                 dd = name.split()[0]

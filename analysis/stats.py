@@ -115,7 +115,7 @@ def min_p_value(n1: int, n2: int) -> float:
     return min(1.0, 2.0 / math.comb(n1 + n2, n1))
 
 
-def bootstrap_ratio_ci(a, b, mean="arithmetic", level=0.95, resamples=2000, seed=0):
+def bootstrap_ratio_ci(a, b, mean="arithmetic", level=0.95, resamples=1000, seed=0):
     """Percentile bootstrap interval of mean(b) / mean(a). (lo, hi) or (nan, nan)."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -156,34 +156,57 @@ def _rowmeans(m: np.ndarray, mean: str) -> np.ndarray:
 
 # ---- histogram bins ------------------------------------------------------
 
+def bins_arrays(bins) -> tuple[np.ndarray, np.ndarray]:
+    """[[value, count], ...] -> (values, counts) sorted by value."""
+    if bins is None or len(bins) == 0:
+        return np.zeros(0), np.zeros(0)
+    a = np.asarray(bins, dtype=float).reshape(-1, 2)
+    order = np.argsort(a[:, 0], kind="mergesort")
+    return a[order, 0], a[order, 1]
+
+
+def merge_bin_arrays(pairs) -> tuple[np.ndarray, np.ndarray]:
+    """Sum several (values, counts) histograms."""
+    pairs = list(pairs)
+    if not pairs:
+        return np.zeros(0), np.zeros(0)
+    v = np.concatenate([p[0] for p in pairs])
+    c = np.concatenate([p[1] for p in pairs])
+    uv, inv = np.unique(v, return_inverse=True)
+    return uv, np.bincount(inv, weights=c, minlength=uv.size)
+
+
 def merge_bins(bin_lists) -> list:
     """Sum fio JSON+ bins ([[value_ns, count], ...]) of several runs."""
-    acc: dict[int, int] = {}
-    for bl in bin_lists:
-        for v, c in bl:
-            acc[v] = acc.get(v, 0) + c
-    return sorted([v, c] for v, c in acc.items())
+    v, c = merge_bin_arrays(bins_arrays(b) for b in bin_lists)
+    return [[int(x), int(n)] for x, n in zip(v, c)]
+
+
+def percentiles_from_arrays(vals: np.ndarray, cnts: np.ndarray, ps) -> np.ndarray:
+    """fio's rule: the first bucket whose cumulative count reaches p% of all samples."""
+    ps = np.asarray(ps, dtype=float)
+    total = cnts.sum() if cnts.size else 0.0
+    if total <= 0:
+        return np.full(ps.shape, math.nan)
+    cum = np.cumsum(cnts)
+    idx = np.searchsorted(cum, ps / 100.0 * total, side="left")
+    return vals[np.minimum(idx, vals.size - 1)]
 
 
 def percentile_from_bins(bins, p: float) -> float:
-    """fio's rule: the first bucket whose cumulative count reaches p% of all samples."""
-    if not bins:
+    if bins is None or len(bins) == 0:
         return math.nan
-    vals = np.fromiter((v for v, _ in bins), dtype=float, count=len(bins))
-    cnts = np.fromiter((c for _, c in bins), dtype=float, count=len(bins))
-    total = cnts.sum()
-    if total <= 0:
-        return math.nan
-    cum = np.cumsum(cnts)
-    i = int(np.searchsorted(cum, p / 100.0 * total, side="left"))
-    return float(vals[min(i, vals.size - 1)])
+    v, c = bins_arrays(bins)
+    return float(percentiles_from_arrays(v, c, [p])[0])
 
 
-def percentile_curve(bins, points=None):
-    """(percentiles, values) for plotting a latency percentile curve."""
-    if points is None:
-        points = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999]
-    return list(points), [percentile_from_bins(bins, p) for p in points]
+CURVE_POINTS = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999)
+
+
+def percentile_curve(bins, points=CURVE_POINTS):
+    """(percentiles, values) for plotting a latency percentile curve; bins as list or (values, counts)."""
+    v, c = bins if isinstance(bins, tuple) else bins_arrays(bins)
+    return list(points), [float(x) for x in percentiles_from_arrays(v, c, points)]
 
 
 # ---- verdicts ------------------------------------------------------------

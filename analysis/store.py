@@ -19,11 +19,13 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import fiojson
 from .meta import MetaError, load_meta, parse_pi_report
 
 STORE_NAME = "pifio.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT);
@@ -60,7 +62,8 @@ CREATE TABLE IF NOT EXISTS dirstats (
     clat_mean_ns REAL, clat_stddev_ns REAL, clat_min_ns INTEGER, clat_max_ns INTEGER, clat_n INTEGER,
     lat_mean_ns REAL, slat_mean_ns REAL,
     percentiles TEXT,              -- JSON {"99.000000": ns} as fio printed them
-    bins TEXT,                     -- JSON [[value_ns, count], ...] (JSON+ clat_ns.bins), NULL for plain JSON
+    bins BLOB,                     -- JSON+ clat_ns.bins as little-endian int64 pairs (value_ns, count),
+                                   -- sorted by value; NULL for plain JSON. numpy: frombuffer('<i8').reshape(-1, 2)
     PRIMARY KEY (sample_id, ddir)
 );
 CREATE TABLE IF NOT EXISTS pi_reports (
@@ -74,6 +77,17 @@ CREATE TABLE IF NOT EXISTS comparisons (
     id INTEGER PRIMARY KEY, created REAL, name TEXT, a_runs TEXT, b_runs TEXT, result TEXT
 );
 """
+
+
+def bins_blob(bins) -> bytes:
+    return np.asarray(bins, dtype="<i8").reshape(-1, 2).tobytes()
+
+
+def bins_from_blob(b):
+    """(n, 2) int64 array of (value_ns, count), or None."""
+    if b is None:
+        return None
+    return np.frombuffer(b, dtype="<i8").reshape(-1, 2)
 
 
 class StoreError(RuntimeError):
@@ -178,7 +192,7 @@ class Store:
                 "INSERT INTO dirstats VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(sid, dd, s.iops, s.bw_bytes, s.io_bytes, s.total_ios, s.runtime_ms, s.clat_mean_ns,
                   s.clat_stddev_ns, s.clat_min_ns, s.clat_max_ns, s.clat_n, s.lat_mean_ns, s.slat_mean_ns,
-                  json.dumps(s.percentiles), None if s.bins is None else json.dumps(s.bins, separators=(",", ":")))
+                  json.dumps(s.percentiles), None if s.bins is None else bins_blob(s.bins))
                  for dd, s in jr.dirs.items()])
             n += 1
         return n
@@ -372,7 +386,7 @@ class Store:
                     continue
                 s["dirs"][r[1]] = {"iops": r[2], "bw_bytes": r[3], "total_ios": r[4], "clat_mean_ns": r[5],
                                    "lat_mean_ns": r[6], "percentiles": json.loads(r[7]) if r[7] else {},
-                                   "bins": json.loads(r[8]) if r[8] else None, "clat_n": r[9]}
+                                   "bins": bins_from_blob(r[8]), "clat_n": r[9]}
         return list(out.values())
 
     def save_comparison(self, name, a_runs, b_runs, result: dict):

@@ -56,7 +56,7 @@ def check_ingested(path, servers):
     for h, p in servers:
         mine = [s for s in samples if s["host"] == f"{h}:{p}"]
         assert {s["jobname"] for s in mine} == {"randread-4k", "randwrite-4k"}
-        assert all(d["total_ios"] > 0 and d["bins"] for s in mine for d in s["dirs"].values())
+        assert all(d["total_ios"] > 0 and d["bins"] is not None and len(d["bins"]) for s in mine for d in s["dirs"].values())
 
 
 @pytest.mark.skipif(find_fio() is None, reason="fio 3.41 not built (./pifio setup)")

@@ -19,8 +19,9 @@ def test_ingest_incremental_and_bins(tmp_path):
     assert rep.files == 0 and rep.skipped_unchanged == 3
     n, with_bins = st.db.execute("SELECT count(*), count(bins) FROM dirstats").fetchone()
     assert n == 6 and with_bins == 6
-    bins = json.loads(st.db.execute("SELECT bins FROM dirstats LIMIT 1").fetchone()[0])
-    assert isinstance(bins[0], list) and len(bins) > 50
+    from analysis.store import bins_from_blob
+    bins = bins_from_blob(st.db.execute("SELECT bins FROM dirstats LIMIT 1").fetchone()[0])
+    assert bins.shape[1] == 2 and len(bins) > 50 and (bins[:, 1] > 0).all()
     # a rewritten file replaces its rows, nothing is duplicated
     f = os.path.join(r, "a-001", "s", "fio.json")
     obj = json.load(open(f))
