@@ -39,7 +39,10 @@ from . import formats, initramfs, kernels
 from .common import CACHE, PifioError, log
 
 QEMU = "qemu-system-x86_64"
-BASE_CMDLINE = "console=ttyS0 edd=off panic=-1 oops=panic printk.time=1"
+# tsc=unstable: under TCG on a loaded host the guest calibrates the TSC wrongly
+# (seen: "Detected 73.894 MHz", then uptime running 2x faster than the wall
+# clock), which skews every time fio measures. HPET follows QEMU's clock.
+BASE_CMDLINE = "console=ttyS0 edd=off panic=-1 oops=panic printk.time=1 tsc=unstable"
 GUESTS = CACHE / "guests"
 
 
@@ -106,7 +109,7 @@ class GuestResult:
     cmdline: str
     qemu_cmd: list[str]
     namespaces: list[dict] = field(default_factory=list)   # nsid, format, block, char, integrity_format, backing
-    boot_s: float | None = None    # guest uptime when /init started
+    boot_s: float | None = None    # host wall seconds from QEMU start to /init (±0.2 s)
     wall_s: float = 0.0
     markers: dict = field(default_factory=dict)
 
@@ -236,14 +239,12 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     (run_dir / "qemu.cmd").write_text(" ".join(_q(c) for c in cmd) + "\n")
     t0 = time.monotonic()
     timed_out = False
+    host_marks: dict = {}
     with open(run_dir / "qemu.stderr", "wb") as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         try:
-            if on_line is None:
-                proc.wait(timeout=timeout)
-            else:
-                _follow(proc, console, on_line, t0 + timeout)
+            _follow(proc, console, _timing_hook(host_marks, t0, on_line), t0 + timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
             os.killpg(proc.pid, signal.SIGKILL)
@@ -252,6 +253,7 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
 
     con = console.read_text(errors="replace") if console.exists() else ""
     markers = _markers(con)
+    markers.update(host_marks)
     results_dir.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(rimg, "r:") as tf:
@@ -280,7 +282,7 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     ns_info = _namespaces(results_dir / "namespaces.tsv", nss)
     res = GuestResult(rc=rc, timed_out=timed_out, console_log=console, results_dir=results_dir,
                       run_dir=run_dir, kernel=k.describe(), cmdline=cmdline, qemu_cmd=cmd,
-                      namespaces=ns_info, boot_s=markers.get("init_uptime"), wall_s=wall, markers=markers)
+                      namespaces=ns_info, boot_s=markers.get("host_init_s"), wall_s=wall, markers=markers)
     if timed_out:
         log(f"guest timed out after {timeout:.0f} s; console: {console}")
     if not keep_run_dir and res.ok:
@@ -288,12 +290,25 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     return res
 
 
+def _timing_hook(marks: dict, t0: float, user):
+    """Record host-side times of the guest's markers (the guest clock is not
+    trusted under TCG), then pass the line on."""
+    def hook(line: str):
+        for tag, key in (("PIFIO-INIT", "host_init_s"), ("PIFIO-READY", "host_ready_s"),
+                         ("PIFIO-RC", "host_rc_s")):
+            if line.startswith(tag) and key not in marks:
+                marks[key] = round(time.monotonic() - t0, 2)
+        if user is not None:
+            user(line)
+    return hook
+
+
 def _follow(proc, console: Path, on_line, deadline: float) -> None:
     """Wait for QEMU, feeding new console lines to on_line; TimeoutExpired at the deadline."""
     pos, part = 0, ""
     while True:
         try:
-            proc.wait(timeout=0.5)
+            proc.wait(timeout=0.2)
             done = True
         except subprocess.TimeoutExpired:
             done = False

@@ -162,8 +162,8 @@ def base(extra_binaries: list[tuple[str, Path]] | None = None) -> Path:
             files.setdefault(extra, Path(extra).resolve())
     h = hashlib.sha256(INIT.read_bytes())
     for guest in sorted(files):
-        st = files[guest].stat()
-        h.update(f"{guest}\0{files[guest]}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        h.update(f"{guest}\0".encode())
+        h.update(hashlib.sha256(files[guest].read_bytes()).digest())
     key = h.hexdigest()[:16]
     out = IDIR / f"base-{key}.cpio"
     if out.exists():
