@@ -161,7 +161,7 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
                  env: dict | None = None, smp: int = 1, mem: str = "1G",
                  run_dir: Path | None = None, cmdline_extra: str = "",
                  results_size: int = 256 << 20, binaries=(), keep_run_dir: bool = True,
-                 on_line=None) -> GuestResult:
+                 on_line=None, qemu_args=()) -> GuestResult:
     """Boot `kernel` (name or bzImage path or lab.kernels.Kernel) with the given
     namespaces (format specs or Namespace objects), run `script` in the guest.
 
@@ -172,6 +172,8 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     run_dir: where console.log, results/ and throw-away backing files go
              (default: a new dir under CACHE/guests).
     on_line: called with each new console line while the guest runs (progress).
+    qemu_args: extra QEMU arguments appended to the command line (e.g. a
+             user-mode network with hostfwd for lab.multihost, a -pidfile).
     Never raises for a failing script or a hung guest: look at rc / timed_out.
     Raises PifioError for set-up problems (no QEMU, unknown kernel, bad format).
     """
@@ -232,6 +234,7 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     with open(rimg, "wb") as fh:
         fh.truncate(results_size)
     cmd += ["-drive", f"file={rimg},if=virtio,format=raw,cache=unsafe"]
+    cmd += [str(a_) for a_ in qemu_args]
 
     console = run_dir / "console.log"
     if console.exists():
