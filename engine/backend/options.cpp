@@ -54,7 +54,8 @@ const char* inject_kind_name(InjectKind k) {
 
 Result<uint8_t> parse_pi_chk(std::string_view s) {
     Result<uint8_t> r;
-    if (trim(s).empty()) return r;
+    // fio refuses an empty option value, so "NONE" spells "no checks" in job files.
+    if (trim(s).empty() || lower(trim(s)) == "none") return r;
     for (auto item : split(s, ',')) {
         const std::string w = lower(item);
         if (w == "guard") r.value |= CHK_GUARD;
@@ -62,7 +63,7 @@ Result<uint8_t> parse_pi_chk(std::string_view s) {
         else if (w == "apptag") r.value |= CHK_APP;
         else {
             r.error = {EINVAL, "pi_chk: unknown check '" + std::string(item) +
-                                   "'; use a comma list of GUARD, REFTAG, APPTAG (e.g. pi_chk=GUARD,REFTAG,APPTAG)"};
+                                   "'; use a comma list of GUARD, REFTAG, APPTAG (e.g. pi_chk=GUARD,REFTAG,APPTAG), or NONE"};
             return r;
         }
     }

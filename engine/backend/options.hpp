@@ -48,7 +48,8 @@ struct EngineOptions {
     bool hipri = false;
 };
 
-// "GUARD,REFTAG,APPTAG" (any order, any subset, case-insensitive; empty -> 0).
+// "GUARD,REFTAG,APPTAG" (any order, any subset, case-insensitive); "NONE" or
+// empty -> 0 (fio's built-in engine reads any other word as no checks too).
 Result<uint8_t> parse_pi_chk(std::string_view s);
 std::string pi_chk_to_string(uint8_t chk);
 // "guard:0.01" or a comma list "guard:0.01,reftag:0.001"; kinds guard,
