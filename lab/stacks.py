@@ -102,7 +102,7 @@ class Stack:
 # starts 4 MiB in. Ref tags of segment-2 blocks must carry the physical LBA.
 _LINEAR = r'''
 M=$(pf_mm 1); S=$(pf_sect 1)
-H=$((S / 2)); L2=$((S / 2 - 8192))
+H=$((S / 2 / 8 * 8)); L2=$(( (S - H - 8192) / 8 * 8 ))
 dmsetup create pflin --table "0 $H linear $M $H
 $H $L2 linear $M 8192" || pf_fail "dmsetup create pflin"
 export STACK_TOP=/dev/mapper/pflin STACK_BYTES=$(( (H + L2) * 512 ))
@@ -176,7 +176,7 @@ B=$(pf_blk 1)
 head -c 64 /dev/urandom > /tmp/pfkey
 cryptsetup luksFormat "$B" --type luks2 --cipher aes-xts-plain64 --integrity hmac-sha256 \
   --integrity-no-wipe --sector-size 4096 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
-  --luks2-metadata-size 16k --luks2-keyslots-size 256k \
+  --luks2-metadata-size 16k --luks2-keyslots-size 1m \
   --key-file /tmp/pfkey --batch-mode || pf_fail "cryptsetup luksFormat --integrity hmac-sha256"
 cryptsetup open "$B" pfaead --key-file /tmp/pfkey --integrity-no-journal || pf_fail "cryptsetup open"
 export STACK_AEAD=/dev/mapper/pfaead
