@@ -51,6 +51,8 @@ def _parse(argv):
     ap.add_argument("--timeout", type=int, help="seconds per boot (default: estimated from the jobs)")
     ap.add_argument("--results", type=Path, default=RESULTS, help="results root (default results/)")
     ap.add_argument("--run-id", help="default: <UTC time>-<kernel>")
+    ap.add_argument("--hosts", type=int, metavar="N", help="N guests running fio --server, one fio "
+                    "--client run per job over all of them (lab/multihost.py)")
     return ap.parse_args(argv)
 
 
@@ -241,6 +243,9 @@ def summary(rdir: Path, scs: list[Scenario]) -> str:
 
 def main(argv) -> int:
     a = _parse(argv)
+    if a.hosts:
+        from . import multihost
+        return multihost.main(a)
     specs = a.ns or DEFAULT_FORMATS
     for s in specs:
         formats.parse(s)
