@@ -260,12 +260,15 @@ def fio_servers(n: int = 2, kernel=None, namespaces=("4096+8/t1",), *, ns_size: 
                     if g.thread:
                         g.thread.join(max(0.0, end - time.monotonic()))
         finally:
-            for g in guests:
-                if g.alive():
+            # Kill what is still up; retry: a guest may be before its QEMU wrote the pidfile.
+            for _ in range(12):
+                left = [g for g in guests if g.alive()]
+                if not left:
+                    break
+                for g in left:
                     g.kill()
-            for g in guests:
-                if g.thread:
-                    g.thread.join(30)
+                for g in left:
+                    g.thread.join(5)
             if old_term is not None:
                 signal.signal(signal.SIGTERM, old_term)
     for g in guests:
