@@ -171,6 +171,19 @@ class Guest:
                 pass
 
 
+def unavailable(kernel=None) -> str | None:
+    """Why fio_servers() cannot run here (None when it can): for tests to skip."""
+    if not guest.qemu_available():
+        return f"{guest.QEMU} not installed (./pifio setup installs qemu-system-x86)"
+    try:
+        kernels.resolve(kernel or kernels.DEFAULT, fetch_missing=False)
+    except PifioError as e:
+        return str(e)
+    if not any(g_ == "/usr/bin/fio" for g_, _ in initramfs.default_binaries()):
+        return "no fio 3.41 build (build/bin/fio or the setup cache); run ./pifio setup"
+    return None
+
+
 class Servers(list):
     """[(host, port)] of the running fio servers; .guests has the details."""
     guests: list[Guest]

@@ -103,6 +103,9 @@ def test_two_lab_guests(tmp_path):
     fio = find_fio()
     if fio is None:
         pytest.skip("fio 3.41 not built (./pifio setup)")
+    why = multihost.unavailable()
+    if why:
+        pytest.skip(f"lab cannot boot guests: {why}")
     with multihost.fio_servers(2) as servers:
         out = str(tmp_path / "clients.out")
         run_clients(fio, servers, out)
