@@ -32,6 +32,24 @@ extern const CrcKernels kAvx512Kernels;
 // Active kernels (probed on first use).
 const CrcKernels& kernels();
 
+// Known-answer self-test of k against the table code on fixed inputs
+// (lengths 0..4096, seeds, a 512+8 chain, unaligned starts, the *_multi
+// kernels). True when every case agrees; otherwise writes the first
+// disagreement ("crc64 len 255 seed 0x0 off 1: got 0x.., want 0x..") to why.
+bool crc_selftest(const CrcKernels& k, char* why, size_t cap);
+
+// One candidate of the automatic dispatch, in preference order.
+struct DispatchCandidate {
+    const CrcKernels* k;   // null or null pointers: not built for this arch
+    bool cpu_ok;           // the CPU has the instructions
+};
+// The first candidate the CPU can run that passes crc_selftest, else the
+// table kernels. Writes what happened to each candidate into note
+// ("vpclmul-avx512: not supported by this CPU; vpclmul-avx2: self-test
+// passed"). The probe behind kernels() is this with the real CPU; tests call
+// it with injected candidates.
+const CrcKernels* select_kernels(const DispatchCandidate* c, size_t n, char* note, size_t cap);
+
 // Table code, callable by SIMD variants for heads/tails.
 uint16_t crc16_table(uint16_t crc, const uint8_t* p, size_t len);
 uint64_t crc64_table(uint64_t crc, const uint8_t* p, size_t len);

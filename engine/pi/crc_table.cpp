@@ -1,7 +1,11 @@
 // Portable CRCs: bit-serial references and slice-by-8 tables (built at
 // compile time), plus the dispatch between implementations.
 #include <array>
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "crc_internal.hpp"
 
@@ -135,22 +139,144 @@ bool cpu_has(CrcImpl impl) {
 #endif
 }
 
-const CrcKernels* best() {
-    // Preference order. AVX-512 first when present; AVX2 VPCLMUL next.
-    for (CrcImpl i : {CrcImpl::vpclmul_avx512, CrcImpl::vpclmul_avx2, CrcImpl::pclmul}) {
-        const CrcKernels* k = kernels_for(i);
-        if (k && k->crc16 && cpu_has(i)) return k;
+const CrcKernels* best();
+
+std::atomic<const CrcKernels*> g_active{nullptr};
+std::mutex g_probe_mu;
+char g_note[512] = "not probed yet";
+
+void note_append(char* note, size_t cap, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+void note_append(char* note, size_t cap, const char* fmt, ...) {
+    const size_t used = std::strlen(note);
+    if (used + 1 >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(note + used, cap - used, fmt, ap);
+    va_end(ap);
+}
+
+// Fixed pseudo-random test bytes: 8 blocks of 520 (512 + 8 of metadata) plus
+// slack, enough for a 4096-byte run from an odd offset.
+constexpr size_t kSelfBytes = 8 * 520 + 64;
+struct SelfBuf {
+    uint8_t b[kSelfBytes];
+    SelfBuf() {
+        uint64_t x = 0x9E3779B97F4A7C15ull;
+        for (uint8_t& v : b) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v = static_cast<uint8_t>(x >> 24);
+        }
     }
+};
+
+}  // namespace
+
+bool crc_selftest(const CrcKernels& k, char* why, size_t cap) {
+    if (!k.crc16 || !k.crc64 || !k.crc16_multi || !k.crc64_multi) {
+        std::snprintf(why, cap, "kernels not built for this architecture");
+        return false;
+    }
+    const SelfBuf buf;
+    const uint8_t* p = buf.b;
+    auto bad16 = [&](const char* what, size_t len, uint16_t seed, size_t off, uint16_t got, uint16_t want) {
+        std::snprintf(why, cap, "crc16%s len %zu seed 0x%x off %zu: got 0x%04x, want 0x%04x", what, len, seed, off,
+                      got, want);
+        return false;
+    };
+    auto bad64 = [&](const char* what, size_t len, uint64_t seed, size_t off, uint64_t got, uint64_t want) {
+        std::snprintf(why, cap, "crc64%s len %zu seed 0x%llx off %zu: got 0x%016llx, want 0x%016llx", what, len,
+                      static_cast<unsigned long long>(seed), off, static_cast<unsigned long long>(got),
+                      static_cast<unsigned long long>(want));
+        return false;
+    };
+    // Single buffers: every fold-stage boundary class, two seeds, aligned and not.
+    const size_t lens[] = {0, 1, 15, 16, 17, 31, 32, 63, 64, 127, 128, 255, 256, 512, 520, 1024, 4096};
+    const uint16_t seeds16[] = {0, 0xA5C3};
+    const uint64_t seeds64[] = {0, 0x0123456789ABCDEFull};
+    for (size_t off : {size_t{0}, size_t{1}})
+        for (size_t len : lens)
+            for (unsigned s = 0; s < 2; ++s) {
+                const uint16_t g16 = k.crc16(seeds16[s], p + off, len), w16 = crc16_table(seeds16[s], p + off, len);
+                if (g16 != w16) return bad16("", len, seeds16[s], off, g16, w16);
+                const uint64_t g64 = k.crc64(seeds64[s], p + off, len), w64 = crc64_table(seeds64[s], p + off, len);
+                if (g64 != w64) return bad64("", len, seeds64[s], off, g64, w64);
+            }
+    // A guard chained over data then metadata: 512 + 8.
+    {
+        const uint16_t g16 = k.crc16(k.crc16(0, p, 512), p + 512, 8), w16 = crc16_table(0, p, 520);
+        if (g16 != w16) return bad16(" chained 512+8", 520, 0, 0, g16, w16);
+        const uint64_t g64 = k.crc64(k.crc64(0, p, 512), p + 512, 8), w64 = crc64_table(0, p, 520);
+        if (g64 != w64) return bad64(" chained 512+8", 520, 0, 0, g64, w64);
+    }
+    // Lockstep multi-block kernels: full groups, a partial group, odd lengths.
+    struct Multi {
+        size_t stride, len;
+        unsigned n;
+    };
+    const Multi multis[] = {{520, 512, kMultiMax}, {520, 520, 5}, {512, 512, 4}, {520, 200, 7}, {4096, 4096, 1}};
+    for (const Multi& m : multis) {
+        uint16_t o16[kMultiMax];
+        uint64_t o64[kMultiMax];
+        k.crc16_multi(p, m.stride, m.len, m.n, o16);
+        k.crc64_multi(p, m.stride, m.len, m.n, o64);
+        for (unsigned i = 0; i < m.n; ++i) {
+            const uint16_t w16 = crc16_table(0, p + i * m.stride, m.len);
+            if (o16[i] != w16) return bad16(" multi", m.len, 0, i * m.stride, o16[i], w16);
+            const uint64_t w64 = crc64_table(0, p + i * m.stride, m.len);
+            if (o64[i] != w64) return bad64(" multi", m.len, 0, i * m.stride, o64[i], w64);
+        }
+    }
+    return true;
+}
+
+const CrcKernels* select_kernels(const DispatchCandidate* c, size_t n, char* note, size_t cap) {
+    if (cap) note[0] = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const CrcKernels* k = c[i].k;
+        const char* name = crc_impl_name(k ? k->impl : CrcImpl::automatic);
+        if (!k || !k->crc16) {
+            note_append(note, cap, "%s: not built for this architecture; ", name);
+            continue;
+        }
+        if (!c[i].cpu_ok) {
+            note_append(note, cap, "%s: not supported by this CPU; ", name);
+            continue;
+        }
+        char why[160];
+        if (!crc_selftest(*k, why, sizeof why)) {
+            note_append(note, cap, "%s: SELF-TEST FAILED (%s), not used; ", name, why);
+            continue;
+        }
+        note_append(note, cap, "%s: self-test passed", name);
+        return k;
+    }
+    note_append(note, cap, "table: portable fallback");
     return &kTableKernels;
 }
 
-const CrcKernels* g_active = nullptr;
+namespace {
+
+const CrcKernels* best() {
+    // Preference order. AVX-512 first when present; AVX2 VPCLMUL next.
+    DispatchCandidate c[3];
+    size_t n = 0;
+    for (CrcImpl i : {CrcImpl::vpclmul_avx512, CrcImpl::vpclmul_avx2, CrcImpl::pclmul})
+        c[n++] = {kernels_for(i), cpu_has(i)};
+    std::lock_guard<std::mutex> lock(g_probe_mu);
+    return select_kernels(c, n, g_note, sizeof g_note);
+}
 
 }  // namespace
 
 const CrcKernels& kernels() {
-    const CrcKernels* k = g_active;
-    if (__builtin_expect(k == nullptr, 0)) g_active = k = best();
+    const CrcKernels* k = g_active.load(std::memory_order_acquire);
+    if (__builtin_expect(k == nullptr, 0)) {
+        k = best();
+        const CrcKernels* expected = nullptr;
+        if (!g_active.compare_exchange_strong(expected, k, std::memory_order_acq_rel)) k = expected;
+    }
     return *k;
 }
 
@@ -205,8 +331,19 @@ bool crc_impl_supported(CrcImpl impl) {
 
 bool crc_force(CrcImpl impl) {
     if (!crc_impl_supported(impl)) return false;
-    detail::g_active = impl == CrcImpl::automatic ? detail::best() : detail::kernels_for(impl);
+    if (impl == CrcImpl::automatic) {
+        detail::g_active.store(detail::best(), std::memory_order_release);
+    } else {
+        std::lock_guard<std::mutex> lock(detail::g_probe_mu);
+        std::snprintf(detail::g_note, sizeof detail::g_note, "%s: forced (no self-test)", crc_impl_name(impl));
+        detail::g_active.store(detail::kernels_for(impl), std::memory_order_release);
+    }
     return true;
+}
+
+const char* crc_dispatch_note() {
+    detail::kernels();  // probe first
+    return detail::g_note;
 }
 
 CrcImpl crc_active() { return detail::kernels().impl; }

@@ -2,6 +2,7 @@
 // against the bit-serial reference, chaining.
 #include <cstring>
 
+#include "crc_internal.hpp"
 #include "test_util.hpp"
 
 namespace pifio::test {
@@ -130,6 +131,127 @@ TEST(CrcDispatch, Names) {
     EXPECT_STREQ(crc_impl_name(CrcImpl::pclmul), "pclmul");
     EXPECT_STREQ(crc_impl_name(CrcImpl::vpclmul_avx2), "vpclmul-avx2");
     EXPECT_STREQ(crc_impl_name(CrcImpl::vpclmul_avx512), "vpclmul-avx512");
+}
+
+
+// ------------------------------------------ dispatch self-test (fallback) --
+// select_kernels() is the probe behind automatic dispatch; these inject
+// candidates whose kernels are wrong in one place and check that the probe
+// skips them, falls back to the next one and says why.
+namespace broken {
+using detail::kTableKernels;
+uint16_t crc16_bad_seed(uint16_t crc, const uint8_t* p, size_t n) {
+    return static_cast<uint16_t>(kTableKernels.crc16(crc, p, n) ^ (crc ? 0x0100 : 0));
+}
+uint64_t crc64_bad_255(uint64_t crc, const uint8_t* p, size_t n) {
+    return kTableKernels.crc64(crc, p, n) ^ (n == 255 ? 1 : 0);
+}
+void crc64_multi_bad_last(const uint8_t* base, size_t stride, size_t len, unsigned n, uint64_t* out) {
+    kTableKernels.crc64_multi(base, stride, len, n, out);
+    if (n == detail::kMultiMax) out[n - 1] ^= uint64_t{1} << 40;
+}
+int g_calls = 0;
+uint16_t crc16_counted(uint16_t crc, const uint8_t* p, size_t n) {
+    ++g_calls;
+    return kTableKernels.crc16(crc, p, n);
+}
+}  // namespace broken
+
+detail::CrcKernels with_impl(CrcImpl impl) {
+    detail::CrcKernels k = detail::kTableKernels;
+    k.impl = impl;
+    return k;
+}
+
+TEST(CrcSelfTest, EverySupportedImplPasses) {
+    for (CrcImpl i : all_impls()) {
+        if (!crc_impl_supported(i)) continue;
+        const detail::CrcKernels* k = i == CrcImpl::table     ? &detail::kTableKernels
+                                      : i == CrcImpl::pclmul ? &detail::kPclmulKernels
+                                      : i == CrcImpl::vpclmul_avx2 ? &detail::kAvx2Kernels
+                                                                   : &detail::kAvx512Kernels;
+        char why[160] = "";
+        EXPECT_TRUE(detail::crc_selftest(*k, why, sizeof why)) << crc_impl_name(i) << ": " << why;
+    }
+}
+
+TEST(CrcSelfTest, DetectsEachInjectedFault) {
+    char why[160];
+    auto k = with_impl(CrcImpl::vpclmul_avx512);
+    k.crc64 = broken::crc64_bad_255;
+    EXPECT_FALSE(detail::crc_selftest(k, why, sizeof why));
+    EXPECT_NE(std::string(why).find("crc64"), std::string::npos) << why;
+    EXPECT_NE(std::string(why).find("len 255"), std::string::npos) << why;
+
+    k = with_impl(CrcImpl::vpclmul_avx512);
+    k.crc16 = broken::crc16_bad_seed;
+    EXPECT_FALSE(detail::crc_selftest(k, why, sizeof why));
+    EXPECT_NE(std::string(why).find("crc16"), std::string::npos) << why;
+    EXPECT_NE(std::string(why).find("seed 0xa5c3"), std::string::npos) << why;
+
+    k = with_impl(CrcImpl::vpclmul_avx512);
+    k.crc64_multi = broken::crc64_multi_bad_last;
+    EXPECT_FALSE(detail::crc_selftest(k, why, sizeof why));
+    EXPECT_NE(std::string(why).find("multi"), std::string::npos) << why;
+
+    k = with_impl(CrcImpl::vpclmul_avx512);
+    k.crc16_multi = nullptr;
+    EXPECT_FALSE(detail::crc_selftest(k, why, sizeof why));
+}
+
+TEST(CrcSelfTest, FailingCandidateFallsBackToNextAndSaysWhy) {
+    auto bad = with_impl(CrcImpl::vpclmul_avx512);
+    bad.crc64 = broken::crc64_bad_255;
+    const auto good = with_impl(CrcImpl::vpclmul_avx2);
+    const detail::DispatchCandidate c[] = {{&bad, true}, {&good, true}};
+    char note[512];
+    EXPECT_EQ(detail::select_kernels(c, 2, note, sizeof note), &good);
+    const std::string n = note;
+    EXPECT_NE(n.find("vpclmul-avx512: SELF-TEST FAILED (crc64 len 255"), std::string::npos) << n;
+    EXPECT_NE(n.find("vpclmul-avx2: self-test passed"), std::string::npos) << n;
+}
+
+TEST(CrcSelfTest, UnsupportedCandidateIsNeverRun) {
+    auto counted = with_impl(CrcImpl::vpclmul_avx512);
+    counted.crc16 = broken::crc16_counted;
+    const auto good = with_impl(CrcImpl::pclmul);
+    const detail::DispatchCandidate c[] = {{&counted, false}, {&good, true}};
+    char note[512];
+    broken::g_calls = 0;
+    EXPECT_EQ(detail::select_kernels(c, 2, note, sizeof note), &good);
+    EXPECT_EQ(broken::g_calls, 0);
+    EXPECT_NE(std::string(note).find("vpclmul-avx512: not supported by this CPU"), std::string::npos) << note;
+}
+
+TEST(CrcSelfTest, AllCandidatesBadMeansTable) {
+    auto b1 = with_impl(CrcImpl::vpclmul_avx2);
+    b1.crc16 = broken::crc16_bad_seed;
+    auto b2 = with_impl(CrcImpl::pclmul);
+    b2.crc64_multi = broken::crc64_multi_bad_last;
+    const detail::CrcKernels none{CrcImpl::vpclmul_avx512, nullptr, nullptr, nullptr, nullptr};
+    const detail::DispatchCandidate c[] = {{&none, true}, {&b1, true}, {&b2, true}};
+    char note[512];
+    EXPECT_EQ(detail::select_kernels(c, 3, note, sizeof note), &detail::kTableKernels);
+    const std::string n = note;
+    EXPECT_NE(n.find("vpclmul-avx512: not built"), std::string::npos) << n;
+    EXPECT_NE(n.find("vpclmul-avx2: SELF-TEST FAILED"), std::string::npos) << n;
+    EXPECT_NE(n.find("pclmul: SELF-TEST FAILED"), std::string::npos) << n;
+    EXPECT_NE(n.find("table: portable fallback"), std::string::npos) << n;
+    // A tiny note buffer truncates, never overflows.
+    char tiny[8];
+    EXPECT_EQ(detail::select_kernels(c, 3, tiny, sizeof tiny), &detail::kTableKernels);
+    EXPECT_LT(std::strlen(tiny), sizeof tiny);
+}
+
+TEST(CrcSelfTest, NoteNamesTheActiveImpl) {
+    ASSERT_TRUE(crc_force(CrcImpl::automatic));
+    const std::string n = crc_dispatch_note();
+    const std::string active = crc_impl_name(crc_active());
+    EXPECT_NE(n.find(active + ": self-test passed"), std::string::npos) << n;
+    EXPECT_EQ(n.find("FAILED"), std::string::npos) << n;  // this CPU's kernels are right
+    ASSERT_TRUE(crc_force(CrcImpl::table));
+    EXPECT_NE(std::string(crc_dispatch_note()).find("table: forced"), std::string::npos);
+    crc_force(CrcImpl::automatic);
 }
 
 }  // namespace

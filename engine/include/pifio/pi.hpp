@@ -91,6 +91,14 @@ bool crc_impl_supported(CrcImpl impl);
 // concurrent CRC calls; call at setup.
 bool crc_force(CrcImpl impl);
 CrcImpl crc_active();
+// How the active implementation was chosen, one line for logs and tools.
+// Automatic dispatch runs every SIMD candidate the CPU supports on fixed
+// known answers against the table code first and skips one that disagrees,
+// e.g. "vpclmul-avx512: not supported by this CPU; vpclmul-avx2: self-test
+// passed", or "...: SELF-TEST FAILED (crc64 len 255 ...: got .., want ..),
+// not used; ...". crc_force() of a named impl skips the self-test (so tests
+// see a broken kernel's own answers) and says "forced". Probes if needed.
+const char* crc_dispatch_note();
 
 // ---------------------------------------------------- generate / verify --
 
