@@ -172,6 +172,12 @@ def build(args) -> tuple[Script, dict]:
                                       extra=["--continue_on_error=all"]))
     base += 3
 
+    # Queue options fio io_uring users expect, on the round-trip region (verified reads).
+    plan["queue"] = []
+    for name, opts in [("q_fixed_regfiles", ["--fixedbufs", "--registerfiles"]), ("q_sqpoll", ["--sqthread_poll"])]:
+        s.fio(name, engine_args(f1, 1, "read", off_mib=0, size_mib=4, report=f"{name}.report", extra=opts))
+        plan["queue"].append(name)
+
     plan["fio33"] = bool(args.engine33)
     if args.engine33:
         s.fio("fio33_w", engine_args(f1, 1, "write", off_mib=base, size_mib=2, engine=GUEST_ENGINE33,
@@ -286,6 +292,11 @@ def run_checks(res: Path, plan: dict) -> Checker:
         mm = rep["files"][0]["mismatches"]
         c.check(mm["reftag"] == rep["files"][0]["blocks_verified"] and mm["guard"] == 0,
                 f"t2_wrongbase: want every block a reftag mismatch, got {mm}")
+    for name in plan["queue"]:
+        rep = c.report(f"{name}.report")
+        c.check(c.rc(name) == 0 and rep is not None and rep["files"][0]["blocks_verified"] > 0
+                and rep["files"][0]["blocks_escaped"] == 0 and sum(rep["files"][0]["mismatches"].values()) == 0,
+                f"{name}: exit {c.rc(name)}", c.out(name)[-500:])
     if plan["fio33"]:
         for step in ("fio33_w", "fio33_r"):
             c.check(c.rc(step) == 0, f"{step}: fio 3.33 exit {c.rc(step)}", c.out(step)[-500:])
