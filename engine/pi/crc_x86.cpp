@@ -35,10 +35,10 @@ constexpr uint64_t xpow_div(uint64_t p, unsigned k) {
 constexpr uint64_t kP64 = kCrc64Poly;                     // CRC64-NVMe, normal order
 constexpr uint64_t kP16x48 = uint64_t{kCrc16Poly} << 48;  // CRC16 poly * x^48
 
-struct FoldK {
+struct alignas(16) FoldK {   // loaded as one __m128i: lo in qword 0
     uint64_t lo, hi;
 };
-constexpr unsigned kMaxFold = 17;  // D = 128 * j, j < kMaxFold
+constexpr unsigned kMaxFold = 32;  // D = 128 * j, j < kMaxFold (AVX-512 merge needs 24)
 
 // Reflected: lo qword (high half h) * x^(D+63), hi qword (g) * x^(D-1).
 constexpr std::array<FoldK, kMaxFold> make_refl() {
