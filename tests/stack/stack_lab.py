@@ -1,24 +1,39 @@
 #!/usr/bin/env python3
-"""One stack x one kernel in a QEMU guest (ctest; exit 0 pass, 1 fail, 77 skip).
+"""The stack matrix of one kernel in ONE QEMU boot (ctest; see CMakeLists.txt).
 
-  stack_lab.py --build-dir BUILD --kernel 7.3 --stack dm-linear [--mib 32]
+  stack_lab.py --build-dir BUILD --kernel 7.3 [--cases a,b] [--mib 32] --out RES.json
+      boot once with every case's namespaces on one controller (each case gets
+      its own nsid range), run the cases one after the other in the guest, each
+      under its own timeout, and write per-case results to RES.json:
+      {"kernel": ..., "cases": {name: {"status": pass|fail|skip, "reason", "lines", "rc", "wall_s"}}}.
+      Exit 0 when the guest came back with a result for every case (whatever
+      the cases' verdicts), 1 when the boot itself failed, 77 when the lab
+      cannot run here.
+  stack_lab.py --result RES.json --case dm-linear
+      one case's verdict from that file: exit 0 pass, 1 fail, 77 skip (reason
+      printed) — one ctest per kernel x case, fed by one boot.
+  stack_lab.py --build-dir BUILD --kernel 7.3 --cases dm-linear
+      boot and print every verdict; exit 1 if any case failed (by hand).
 
-In one boot: build the stack (lab/stacks.py), write >= 32 MiB through it with
-the pifio engine (block backend, the kernel's PI path) and read-verify it
-with fio's verify, then audit the PI the kernel left on the media:
-  map   pi_audit in the engine (blocks written -> physical LBAs, guard + ref)
-        and pifio-audit check over the same range;
-  scan  pifio-audit scan of the bottom namespace (every written block verifies);
-  none  no PI under the stack (dm-integrity on a namespace without PI).
-dm-linear stacks also run the remapping check: blocks written through
-segment 2 are found by a raw scan of the namespace at the physical LBAs of
-segment 2 (found independently of the dm mapper), with their ref tags.
-A skip (kernel lacks a module or feature) prints its reason and exits 77.
+Cases (CASES): every stack of lab/stacks.py — build it, write then read-verify
+>= 32 MiB through it with the pifio engine (block backend, kernel auto-PI,
+1 MiB blocks to keep TCG time down), then audit the PI the kernel left on the
+media (map: engine pi_audit + pifio-audit check; scan: every written block of
+the bottom namespace verifies; none: no PI below). dm-linear also checks the
+remapping (blocks written through segment 2 found at their physical LBAs with
+ref tag = physical LBA); dm-flakey runs error and drop_writes windows. Extra
+cases: uring-pi / uring-pi-dm-linear (userspace PI through io_uring
+attributes, Linux 6.14+), badinput (clear errors for wrong use).
+Each check prints "ok   <check>: ...", "FAIL <check>: ..." or "skip <check>: ...".
 """
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,98 +43,396 @@ from lab import stacks  # noqa: E402
 
 GUEST_ENGINE = "/usr/lib/pifio/libpifio-stack.so"
 
-CHECKS = r'''
+# ------------------------------------------------------------ guest checks --
+
+# Common prelude of every case (after the stack's own script).
+PRELUDE = r'''
 set -u
+R=$PWD
+ENG=$PIFIO_STACK_ENGINE
+fail=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fail=1; }
+# fio with the engine; $1 = name (log/json under $R), rest = fio options.
+pfio() {
+  n=$1; shift
+  fio --name=$n --ioengine=external:$ENG "$@" --output-format=json --output=$R/$n.json > $R/$n.log 2>&1
+  rc=$?
+  grep -h "^pifio\|fio: \|verify:" $R/$n.log | head -6 | sed 's/^/    /'
+  return $rc
+}
+# The engine's pi_audit lines in $R/$1.log: at least one, every one clean,
+# and together they checked at least SZ/4096 blocks.
+audit_ok() {
+  n=$(grep -c "pifio: pi_audit .* blocks written and checked" $R/$1.log)
+  b=$(grep -h "pifio: pi_audit" $R/$1.log | grep -vc " 0 bad")
+  c=$(grep -h "pifio: pi_audit" $R/$1.log | sed -n 's/.*: \([0-9]*\) blocks written and checked.*/\1/p' | awk '{s+=$1} END {print s+0}')
+  if [ $n -ge 1 ] && [ $b -eq 0 ] && [ $c -ge ${2:-$((SZ / 4096))} ]; then ok "$1 engine pi_audit: $c blocks checked at their physical LBAs, 0 bad"
+  else bad "$1 engine pi_audit: $n line(s), $b not clean, $c blocks checked:"; grep -h "pifio: pi_audit\|^pifio: .*lba" $R/$1.log | head -8 | sed 's/^/    /'; fi
+}
 stack_build || exit $?
 echo "stack: $STACK_NAME top=$STACK_TOP bytes=$STACK_BYTES audit=$STACK_AUDIT pi: $STACK_PI"
-ENG=$PIFIO_STACK_ENGINE
 SZ=$((MIB * 1048576)); [ $SZ -gt $((STACK_BYTES / 2 * 2)) ] && SZ=$((STACK_BYTES / 1048576 / 2 * 1048576))
 AUD=""; [ "$STACK_AUDIT" = map ] && AUD="--pi_audit=$STACK_AUDIT_NG"
-fail=0
-fio --name=rw --filename=$STACK_TOP --ioengine=external:$ENG --rw=write --bs=1M --size=$SZ --iodepth=4 \
-    --verify=crc32c --do_verify=1 --verify_fatal=1 $AUD --pi_report=/results/pi-report.json \
-    --output-format=json --output=/results/fio-rw.json > /results/fio-rw.log 2>&1
-rc=$?; cat /results/fio-rw.log | grep -v "^$" | tail -8
-grep -h '"err"' /results/fio-rw.json | head -2
-[ $rc -eq 0 ] || { echo "FAIL: write + read-verify through $STACK_NAME exited $rc"; fail=1; }
-grep -q "pi_audit.* 0 bad" /results/fio-rw.log || [ "$STACK_AUDIT" != map ] || { echo "FAIL: engine pi_audit not clean"; fail=1; }
+'''
+
+# Write + read-verify SZ bytes through the stack, then audit the media.
+DATA = r'''
+if pfio rw --filename=$STACK_TOP --rw=write --bs=1M --size=$SZ --iodepth=4 \
+     --verify=crc32c --do_verify=1 --verify_fatal=1 $AUD --pi_report=$R/pi-report.json; then
+  ok "write+verify: $((SZ >> 20)) MiB through $STACK_NAME, zero mismatches"
+else
+  bad "write+verify: fio exited $rc through $STACK_NAME"
+fi
+if [ "$STACK_AUDIT" = map ]; then
+  audit_ok rw
+fi
 case $STACK_AUDIT in
 map)
-  pifio-audit check --top $STACK_TOP --ng $STACK_AUDIT_NG --format $STACK_AUDIT_FMT --range 0:$SZ --max 8 \
-    || { echo "FAIL: pifio-audit check"; fail=1; } ;;
+  if pifio-audit check --top $STACK_TOP --ng $STACK_AUDIT_NG --format $STACK_AUDIT_FMT --range 0:$SZ --max 8 > $R/check.txt 2>&1
+  then ok "pifio-audit check: $(tail -1 $R/check.txt)"
+  else bad "pifio-audit check:"; tail -10 $R/check.txt | sed 's/^/    /'; fi ;;
 scan)
-  pifio-audit scan --ng $STACK_AUDIT_NG --format $STACK_AUDIT_FMT --max 8 > /results/scan.txt; rc=$?
-  cat /results/scan.txt | tail -3
-  [ $rc -eq 0 ] || { echo "FAIL: pifio-audit scan"; fail=1; }
-  # The scan must have seen our writes (not only unwritten blocks).
-  w=$(sed -n 's/.*blocks=\([0-9]*\).*unwritten=\([0-9]*\).*/\1 \2/p' /results/scan.txt)
-  set -- $w; [ $(( $1 - $2 )) -ge $((SZ / 4096)) ] || { echo "FAIL: scan found $(( $1 - $2 )) written blocks, want >= $((SZ / 4096))"; fail=1; } ;;
-none) echo "audit: n/a (no PI under $STACK_NAME)" ;;
+  pifio-audit scan --ng $STACK_AUDIT_NG --format $STACK_AUDIT_FMT --max 8 > $R/scan.txt 2>&1; rc=$?
+  w=$(sed -n 's/.*blocks=\([0-9]*\).*unwritten=\([0-9]*\).*/\1 \2/p' $R/scan.txt | tail -1)
+  set -- ${w:-0 0}
+  if [ $rc -ne 0 ]; then bad "pifio-audit scan:"; tail -10 $R/scan.txt | sed 's/^/    /'
+  elif [ $(( $1 - $2 )) -lt $((SZ / 4096)) ]; then bad "pifio-audit scan saw $(( $1 - $2 )) written blocks, want >= $((SZ / 4096))"
+  else ok "pifio-audit scan: $(tail -1 $R/scan.txt)"; fi ;;
+none) echo "note audit: no PI under $STACK_NAME" ;;
 esac
-if [ -n "${STACK_SEG2_DM:-}" ]; then
-  fio --name=seg2 --filename=$STACK_TOP --ioengine=external:$ENG --rw=write --bs=256k --offset=$STACK_SEG2_DM \
-      --size=4M --iodepth=2 > /results/fio-seg2.log 2>&1 || { echo "FAIL: write to segment 2"; fail=1; }
+'''
+
+# dm-linear: blocks written through segment 2 land at the physical LBAs of
+# segment 2 (known from the table we built, not from the mapper) with ref tag
+# = physical LBA.
+REMAP = r'''
+if pfio seg2 --filename=$STACK_TOP --rw=write --bs=256k --offset=$STACK_SEG2_DM --size=4M --iodepth=2; then
   L=$((STACK_SEG2_PHYS / 4096))
-  echo "remap: dm offset $STACK_SEG2_DM -> physical LBA $L (from the table we built, not from the mapper)"
-  pifio-audit scan --ng $STACK_AUDIT_NG --format $STACK_AUDIT_FMT --lba $L --count 1024 --max 4 | tee /results/remap.txt
-  grep -q "blocks=1024 bad=0 unwritten=0 " /results/remap.txt || { echo "FAIL: segment-2 blocks not at their physical LBAs with ref tags = physical LBA"; fail=1; }
-  pifio-audit map --top $STACK_TOP --range $STACK_SEG2_DM:4096 | tee -a /results/remap.txt
+  pifio-audit scan --ng $STACK_AUDIT_NG --format $STACK_AUDIT_FMT --lba $L --count 1024 --max 4 > $R/remap.txt 2>&1
+  pifio-audit map --top $STACK_TOP --range $STACK_SEG2_DM:4096 >> $R/remap.txt 2>&1
+  if grep -q "blocks=1024 bad=0 unwritten=0 " $R/remap.txt
+  then ok "remap: dm byte $STACK_SEG2_DM -> physical LBA $L..$((L + 1023)), ref tags = physical LBAs"
+  else bad "remap: segment-2 blocks not at physical LBA $L.. with ref tag = LBA:"; sed 's/^/    /' $R/remap.txt; fi
+else bad "remap: write to segment 2 exited $rc"; fi
+'''
+
+# dm-flakey: error window (every I/O fails) and drop_writes window (writes
+# "succeed" but never reach the media), then healthy again.
+FLAKEY = r'''
+W=$((4 << 20)); OFF=$SZ   # a 4 MiB region never written before
+pf_flakey error || bad "flakey: cannot load the error table"
+t0=$(date +%s)
+if pfio ferr --filename=$STACK_TOP --rw=randwrite --bs=64k --offset=$OFF --size=$W --iodepth=4 $AUD; then
+  bad "flakey error window: fio exited 0"
+else
+  n=$(grep -c "^pifio: .* failed" $R/ferr.log)
+  if grep -q "Input/output error\|error=" $R/ferr.log && [ $rc -ne 0 ]; then
+    ok "flakey error window: fio exited $rc after $(( $(date +%s) - t0 )) s, $n per-I/O error line(s): $(grep -m1 "^pifio: .* failed" $R/ferr.log)"
+  else bad "flakey error window: no I/O error reported (rc=$rc)"; tail -5 $R/ferr.log | sed 's/^/    /'; fi
 fi
-stack_teardown
+pf_flakey drop_writes || bad "flakey: cannot load the drop_writes table"
+# Writes are acknowledged but dropped: the read-back must fail verification.
+if pfio fdrop --filename=$STACK_TOP --rw=write --bs=64k --offset=$OFF --size=$W --iodepth=4 \
+     --verify=crc32c --do_verify=1 --verify_fatal=1; then
+  bad "flakey drop_writes window: fio exited 0 (dropped writes not detected)"
+else
+  ok "flakey drop_writes window: fio exited $rc, $(grep -m1 -o "verify: bad [a-z_ ]*\|bad magic[^,]*\|verify type mismatch[^,]*" $R/fdrop.log || echo "verify failed")"
+fi
+pf_flakey ok || bad "flakey: cannot restore the healthy table"
+if pfio fok --filename=$STACK_TOP --rw=write --bs=64k --offset=$OFF --size=$W --iodepth=4 \
+     --verify=crc32c --do_verify=1 --verify_fatal=1 $AUD \
+   && pfio fold --filename=$STACK_TOP --rw=write --bs=1M --size=$SZ --iodepth=4 \
+     --verify=crc32c --verify_only=1 --verify_fatal=1; then
+  ok "flakey after the fault window: new writes verify, the $((SZ >> 20)) MiB written before read back clean"
+else bad "flakey after the fault window: verification failed (rc=$rc)"; fi
+'''
+
+# Userspace PI through io_uring attributes (pi_mode=uring-pi, pi_act=0): the
+# engine generates guard/app/ref per block with the dm-level LBA as seed; the
+# kernel remaps ref tags below dm-linear; QEMU checks them; the engine checks
+# them again on read; pi_audit reads the media tuples at the physical LBAs.
+URING = r'''
+if pfio upi --filename=$STACK_TOP --rw=write --bs=256k --size=$SZ --iodepth=4 --pi_mode=uring-pi --pi_act=0 \
+     --pi_chk=GUARD,REFTAG,APPTAG --apptag=0x5a5a --verify=crc32c --do_verify=1 --verify_fatal=1 $AUD \
+     --pi_report=$R/upi.pi.json; then
+  # The engine's report names the path it took and counts the blocks whose
+  # PI it verified in userspace on the read-back.
+  v=$(sed -n 's/.*"blocks_verified": \([0-9]*\).*/\1/p' $R/upi.pi.json | head -1)
+  if grep -q '"target": "[^"]*userspace PI via io_uring attributes' $R/upi.pi.json && [ "${v:-0}" -ge $((SZ / 4096)) ]
+  then ok "uring-pi write+verify: $((SZ >> 20)) MiB, userspace PI via io_uring attributes, $v blocks' PI verified by the engine"
+  else bad "uring-pi: the engine did not take the io_uring PI path or verified ${v:-0} blocks:"; grep -o '"target": "[^"]*"' $R/upi.pi.json | sed 's/^/    /'; fi
+  [ -z "$AUD" ] || audit_ok upi
+else bad "uring-pi write+verify exited $rc"; fi
+# A wrong app tag on read must be caught (by the kernel/device or the engine).
+if pfio upibad --filename=$STACK_TOP --rw=read --bs=256k --size=1M --iodepth=1 --pi_mode=uring-pi --pi_act=0 \
+     --pi_chk=GUARD,REFTAG,APPTAG --apptag=0x1111; then
+  bad "uring-pi read with the wrong app tag exited 0"
+else ok "uring-pi read with the wrong app tag fails: $(grep -m1 "^pifio" $R/upibad.log)"; fi
+'''
+
+BADINPUT = r'''
+set -u
+R=$PWD
+export DM_DISABLE_UDEV=1
+fail=0
+B1=$(eval echo \$PIFIO_BLK_$((NSB + 1))); B2=$(eval echo \$PIFIO_BLK_$((NSB + 2))); N2=$(eval echo \$PIFIO_NG_$((NSB + 2)))
+M=$(cat /sys/block/$(basename $B1)/dev)
+dmsetup create pfbad --table "0 65536 linear $M 8192" || exit 3
+expect() {  # name, pattern, fio args...
+  name=$1; pat=$2; shift 2
+  fio --name=$name --ioengine=external:$PIFIO_STACK_ENGINE --rw=write --bs=64k --size=1M "$@" > $R/$name.log 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then echo "FAIL $name: fio exited 0"; fail=1; return; fi
+  if grep -q "$pat" $R/$name.log; then echo "ok   $name: $(grep -m1 "$pat" $R/$name.log)"
+  else echo "FAIL $name: no '$pat' in:"; tail -5 $R/$name.log | sed 's/^/    /'; fail=1; fi
+}
+if [ "$URING_PI" = 0 ]; then
+  expect uring-pi-old-kernel "lacks io_uring PI attributes (needs 6.14+); use pi_mode=kernel" \
+    --filename=$B1 --pi_mode=uring-pi --pi_act=0
+else
+  expect uring-pi-no-integrity "has no integrity profile" --filename=$B2 --pi_mode=uring-pi --pi_act=0
+fi
+expect audit-not-under "is not under /dev/mapper/pfbad" --filename=/dev/mapper/pfbad --pi_audit=$N2
+expect kernel-no-integrity "so the kernel generates no PI for it" --filename=$B2 --pi_mode=kernel
+expect bad-pi-mode "pi_mode=fast: want auto, uring-pi or kernel" --filename=$B1 --pi_mode=fast
+dmsetup remove pfbad
 exit $fail
 '''
+
+FINISH = "\nstack_teardown\nexit $fail\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    stack: str | None               # lab/stacks.py stack, None: own namespaces + script
+    checks: tuple[str, ...] = ("DATA",)
+    namespaces: tuple[str, ...] = ()
+    needs_uring_pi: bool = False    # Linux 6.14+
+    timeout: int = 300              # guest seconds for this case
+
+
+_CHECKS = {"DATA": DATA, "REMAP": REMAP, "FLAKEY": FLAKEY, "URING": URING}
+
+CASES: dict[str, Case] = {c.name: c for c in [
+    Case("plain", "plain"),
+    Case("dm-linear", "dm-linear", ("DATA", "REMAP")),
+    Case("dm-striped", "dm-striped"),
+    Case("dm-crypt", "dm-crypt"),
+    Case("dm-integrity", "dm-integrity"),
+    Case("dm-integrity-inline", "dm-integrity-inline"),
+    Case("dm-integrity-inline-pi", "dm-integrity-inline-pi"),
+    Case("dm-crypt-aead", "dm-crypt-aead", timeout=420),
+    Case("dm-linear-aead", "dm-linear-aead", timeout=420),
+    Case("dm-flakey", "dm-flakey", ("DATA", "FLAKEY")),
+    Case("uring-pi", "plain", ("URING",), needs_uring_pi=True),
+    Case("uring-pi-dm-linear", "dm-linear", ("URING",), needs_uring_pi=True),
+    Case("badinput", None, namespaces=("4096+8/t1", "4096+0"), timeout=120),
+]}
+
+
+def kernel_version(release: str) -> tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", release)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def case_namespaces(c: Case) -> list[tuple[str, int]]:
+    if c.stack:
+        st = stacks.get(c.stack)
+        return [(f, st.ns_size) for f in st.namespaces]
+    return [(f, 64 << 20) for f in c.namespaces]
+
+
+def case_script(c: Case, nsb: int, mib: int, uring_pi: int) -> str:
+    head = f"NSB={nsb}\nMIB={mib}\nURING_PI={uring_pi}\nexport PIFIO_SKIP_FILE=$PWD/skip.txt\n"
+    if c.stack is None:
+        return head + BADINPUT
+    return head + stacks.script(c.stack) + PRELUDE + "".join(_CHECKS[k] for k in c.checks) + FINISH
+
+
+def host_skip(c: Case, k) -> str | None:
+    if c.needs_uring_pi and kernel_version(k.release) < (6, 14):
+        return f"kernel {k.release} has no io_uring PI attributes (IORING_RW_ATTR_FLAG_PI, Linux 6.14+)"
+    if c.stack:
+        return stacks.skip_reason(c.stack, k)
+    return None
+
+
+# Guest driver: one case after the other, each under its own timeout, each
+# leaving log + rc (+ skip.txt) in /results/<case>/.
+DRIVER = r'''
+export DM_DISABLE_UDEV=1
+mkdir -p /run/cryptsetup
+for c in $PF_CASES; do
+  mkdir -p /results/$c; cd /results/$c
+  eval t=\$PF_TIMEOUT_$(echo $c | tr - _)
+  echo "PIFIO-JOB stack $c start"
+  s=$(date +%s)
+  timeout -s KILL $t sh /pifio/cases/$c.sh > log 2>&1
+  rc=$?
+  echo $rc > rc; echo $(( $(date +%s) - s )) > wall
+  [ $rc -eq 137 ] && echo "FAIL timeout: case killed after ${t} s" >> log
+  grep "^ok \|^FAIL\|^skip \|^SKIP\|^stack:\|^stack build" log | sed "s/^/[$c] /"
+  echo "PIFIO-JOB stack $c rc=$rc"
+  # Whatever the case left behind must not disturb the next one.
+  for d in $(dmsetup ls 2>/dev/null | awk '{print $1}'); do
+    cryptsetup close $d 2>/dev/null || dmsetup remove --force $d 2>/dev/null
+  done
+  dmsetup remove_all --force 2>/dev/null
+  cd /results
+done
+'''
+
+
+def verdict(case_dir: Path) -> dict:
+    log = (case_dir / "log").read_text(errors="replace") if (case_dir / "log").exists() else ""
+    rc_s = (case_dir / "rc").read_text().strip() if (case_dir / "rc").exists() else ""
+    rc = int(rc_s) if rc_s.lstrip("-").isdigit() else None
+    wall = (case_dir / "wall").read_text().strip() if (case_dir / "wall").exists() else ""
+    lines = [ln for ln in log.splitlines() if re.match(r"(ok |FAIL|skip |SKIP|stack:|stack build|note )", ln)]
+    out = {"rc": rc, "lines": lines, "wall_s": float(wall) if wall.isdigit() else None,
+           "log_tail": log.splitlines()[-40:]}
+    if rc is None:
+        out.update(status="fail", reason="no result from the guest (case never finished)")
+    elif rc == 77:
+        skip = case_dir / "skip.txt"
+        out.update(status="skip", reason=skip.read_text().strip() if skip.exists() else "guest skipped")
+    elif rc == 0 and not any(ln.startswith("FAIL") for ln in lines):
+        out.update(status="pass", reason="")
+    else:
+        fails = [ln for ln in lines if ln.startswith("FAIL") or ln.startswith("stack build")]
+        out.update(status="fail", reason="; ".join(fails) or f"exit {rc}")
+    return out
+
+
+def run_kernel(build_dir: Path, kernel: str, names: list[str], mib: int, out: Path | None,
+               timeout: float | None = None) -> tuple[int, dict]:
+    try:
+        from lab import guest, kernels
+        from lab.common import PifioError
+    except ImportError as e:
+        print(f"SKIP: lab not importable ({e})")
+        return 77, {}
+    if not guest.qemu_available():
+        print("SKIP: qemu-system-x86_64 not installed (./pifio setup)")
+        return 77, {}
+    eng = build_dir / "lib" / "libpifio.so"
+    aud = build_dir / "bin" / "pifio-audit"
+    for p in (eng, aud):
+        if not p.exists():
+            print(f"SKIP: {p} not built")
+            return 77, {}
+    try:
+        k = kernels.resolve(kernel)
+    except PifioError as e:
+        print(f"SKIP: kernel {kernel}: {e}")
+        return 77, {}
+    uring_pi = int(kernel_version(k.release) >= (6, 14))
+
+    results: dict[str, dict] = {}
+    run: list[Case] = []
+    for n in names:
+        c = CASES[n]
+        why = host_skip(c, k)
+        if why:
+            results[n] = {"status": "skip", "reason": why, "lines": [], "rc": 77}
+        else:
+            run.append(c)
+
+    namespaces, files, mods, env = [], {}, [], {"PIFIO_STACK_ENGINE": GUEST_ENGINE}
+    for c in run:
+        nsb = len(namespaces)
+        for spec, size in case_namespaces(c):
+            namespaces.append(guest.Namespace(spec, size=size))
+        files[f"/pifio/cases/{c.name}.sh"] = case_script(c, nsb, mib, uring_pi)
+        env[f"PF_TIMEOUT_{c.name.replace('-', '_')}"] = str(c.timeout)
+        if c.stack:
+            m, _ = stacks.guest_modules(c.stack, k)
+            mods += [x for x in m if x not in mods]
+    if "dm-mod" not in mods and any(c.stack is None for c in run):
+        mods.append("dm-mod")
+    env["PF_CASES"] = " ".join(c.name for c in run)
+
+    t0 = time.time()
+    r = None
+    if run:
+        budget = timeout or (120 + sum(c.timeout for c in run))
+        r = guest.boot_and_run(k, namespaces, script=DRIVER, files=files, modules=mods, timeout=budget,
+                               binaries=[(GUEST_ENGINE, eng), ("/usr/bin/pifio-audit", aud)], env=env,
+                               on_line=lambda ln: print(ln, flush=True) if "PIFIO-JOB stack" in ln else None)
+        for c in run:
+            results[c.name] = verdict(r.results_dir / c.name)
+    doc = {"kernel": kernel, "release": k.release, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+           "wall_s": round(time.time() - t0, 1), "namespaces": len(namespaces),
+           "guest": {"rc": r.rc if r else None, "timed_out": r.timed_out if r else False,
+                     "results_dir": str(r.results_dir) if r else None,
+                     "boot_s": r.boot_s if r else None},
+           "cases": results}
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=1))
+    print(f"\nkernel {k.release}: {len(namespaces)} namespaces, one boot, {doc['wall_s']:.0f} s"
+          + (f", results {r.results_dir}" if r else ""))
+    for n in names:
+        v = results[n]
+        print(f"  {n:24} {v['status'].upper():5} {v['reason']}")
+        for ln in v.get("lines", []):
+            print(f"      {ln}")
+    if r is not None and (r.rc is None or r.timed_out):
+        print("FAIL: guest did not finish: " + r.why())
+        return 1, results
+    return 0, results
+
+
+def show_result(path: Path, case: str) -> int:
+    if not path.exists():
+        print(f"FAIL: no results file {path} (the boot test stack.<kernel>.boot did not run or died)")
+        return 1
+    doc = json.loads(path.read_text())
+    v = doc["cases"].get(case)
+    if v is None:
+        print(f"FAIL: {path} has no case {case}")
+        return 1
+    print(f"{case} on {doc['release']} (boot at {doc['time']}, {doc['guest'].get('results_dir')}):")
+    for ln in v.get("lines", []):
+        print("  " + ln)
+    if v["status"] == "fail":
+        print("  --- log tail ---")
+        for ln in v.get("log_tail", []):
+            print("  " + ln)
+        print(f"FAIL: {v['reason']}")
+        return 1
+    if v["status"] == "skip":
+        print(f"SKIP: {v['reason']}")
+        return 77
+    print("PASS")
+    return 0
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", type=Path, default=ROOT / "build")
     ap.add_argument("--kernel", default="7.3")
-    ap.add_argument("--stack", required=True)
+    ap.add_argument("--cases", default=",".join(CASES), help="comma list (default: all): " + ", ".join(CASES))
     ap.add_argument("--mib", type=int, default=32)
-    ap.add_argument("--timeout", type=float, default=420)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--timeout", type=float)
+    ap.add_argument("--result", type=Path, help="read a results file instead of booting")
+    ap.add_argument("--case")
     a = ap.parse_args(argv)
-
-    try:
-        from lab import guest, kernels
-        from lab.common import PifioError
-    except ImportError as e:
-        print(f"SKIP: lab not importable ({e})")
-        return 77
-    if not guest.qemu_available():
-        print("SKIP: qemu-system-x86_64 not installed (./pifio setup)")
-        return 77
-    eng = a.build_dir / "lib" / "libpifio.so"
-    aud = a.build_dir / "bin" / "pifio-audit"
-    for p in (eng, aud):
-        if not p.exists():
-            print(f"SKIP: {p} not built")
-            return 77
-    st = stacks.get(a.stack)
-    try:
-        k = kernels.resolve(a.kernel)
-    except PifioError as e:
-        print(f"SKIP: kernel {a.kernel}: {e}")
-        return 77
-    why = stacks.skip_reason(st, k)
-    if why:
-        print(f"SKIP: {why}")
-        return 77
-    mods, _ = stacks.guest_modules(st, k)
-    script = stacks.script(st) + f"MIB={a.mib}\n" + CHECKS
-    r = guest.boot_and_run(k, [guest.Namespace(f, size=st.ns_size) for f in st.namespaces], script=script,
-                           modules=mods, timeout=a.timeout,
-                           binaries=[(GUEST_ENGINE, eng), ("/usr/bin/pifio-audit", aud)],
-                           env={"PIFIO_STACK_ENGINE": GUEST_ENGINE})
-    print(r.text("scenario.log")[-6000:])
-    print(f"[{a.stack} on {k.release}: rc={r.rc} wall={r.wall_s:.0f}s results={r.results_dir}]")
-    if r.rc == 77:
-        skip = r.results_dir / "skip.txt"
-        print("SKIP: " + (skip.read_text().strip() if skip.exists() else "guest skipped"))
-        return 77
-    if r.rc != 0:
-        print("FAIL: " + r.why())
-        return 1
-    return 0
+    if a.result:
+        return show_result(a.result, a.case)
+    names = [n for n in a.cases.split(",") if n]
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        ap.error(f"unknown cases {unknown}; known: {', '.join(CASES)}")
+    if a.out and a.out.exists():
+        a.out.unlink()
+    rc, results = run_kernel(a.build_dir, a.kernel, names, a.mib, a.out, a.timeout)
+    if rc == 0 and not a.out and any(v["status"] == "fail" for v in results.values()):
+        return 1    # by hand: any failed case fails the run
+    return rc
 
 
 if __name__ == "__main__":
