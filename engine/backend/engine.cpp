@@ -249,6 +249,17 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
     e->job_name_ = j.name ? j.name : "";
     e->log_ = j.log;
     e->depth_ = j.iodepth ? j.iodepth : 1;
+    // numjobs > 1: every clone writes its own report, <name>.<subjob>.pi.json
+    // (the analysis store pairs <job>.<n>.pi.json with <job>.json and sums them).
+    if (!o.pi_report.empty() && j.numjobs > 1) {
+        std::string& p = e->o_.pi_report;
+        const std::string sfx = "." + std::to_string(j.subjob);
+        const std::string pi = ".pi.json";
+        if (p.size() > pi.size() && p.compare(p.size() - pi.size(), pi.size(), pi) == 0)
+            p.insert(p.size() - pi.size(), sfx);
+        else
+            p += sfx;
+    }
 
     // Geometry of every target, checked before anything is submitted.
     unsigned flags = 0;
@@ -594,7 +605,25 @@ int Engine::finish(Error* e) {
     }
     if (o_.pi_report.empty()) return bad ? 1 : 0;
 
+    // Totals over every file, by field: userspace mismatches plus the device's
+    // PI check statuses (0x282 guard, 0x283 app, 0x284 ref); "other": every
+    // other failed I/O and bad blocks found by pi_audit. analysis/meta.py reads
+    // "counts" (and "first_mismatches").
+    uint64_t cnt[3] = {}, other = 0;
+    for (const Report& r : reports_) {
+        uint64_t dev_pi = 0;
+        for (int k = 0; k < 3; k++) cnt[k] += r.mismatches[k];
+        for (uint32_t i = 0; i < r.nstatus; i++)
+            if (r.status[i].code >= 0x282 && r.status[i].code <= 0x284) {
+                cnt[r.status[i].code - 0x282] += r.status[i].count;
+                dev_pi += r.status[i].count;
+            }
+        other += r.io_errors - std::min(r.io_errors, dev_pi) + r.audit_bad;
+    }
     std::string js = "{\n  \"engine\": \"pifio\",\n  \"job\": " + json_str(job_name_) + ",\n";
+    js += "  \"counts\": {\"guard\": " + std::to_string(cnt[0]) + ", \"apptag\": " + std::to_string(cnt[1]) +
+          ", \"reftag\": " + std::to_string(cnt[2]) + ", \"other\": " + std::to_string(other) +
+          ", \"total\": " + std::to_string(cnt[0] + cnt[1] + cnt[2] + other) + "},\n";
     js += "  \"options\": {\"pi_act\": " + std::to_string(o_.pi_act) + ", \"pi_chk\": " +
           json_str(pi_chk_to_string(o_.pi_chk)) + ", \"pi_verify\": " + std::to_string(o_.pi_verify) +
           ", \"apptag\": " + std::to_string(o_.apptag) + ", \"apptag_mask\": " + std::to_string(o_.apptag_mask) +
@@ -632,6 +661,17 @@ int Engine::finish(Error* e) {
         js += b;
     }
     js += "\n  ],\n  \"mismatch_records_dropped\": " + std::to_string(mm_dropped_) + ",\n";
+    // The first records again in the analysis schema (hex strings, field names guard/apptag/reftag).
+    js += "  \"first_mismatches\": [";
+    for (size_t i = 0; i < mm_.size() && i < 64; i++) {
+        const auto& m = mm_[i];
+        char b[200];
+        snprintf(b, sizeof b, "%s\n    {\"lba\": %" PRIu64 ", \"field\": \"%s\", \"got\": \"0x%" PRIx64
+                              "\", \"want\": \"0x%" PRIx64 "\"}",
+                 i ? "," : "", m.m.lba, field_name(m.m.field), m.m.got, m.m.want);
+        js += b;
+    }
+    js += "\n  ],\n";
     // Injected LBAs: sorted, one entry per (file, lba, kind).
     std::vector<InjectRecord> inj = inj_;
     std::sort(inj.begin(), inj.end(), [](const InjectRecord& a, const InjectRecord& b) {

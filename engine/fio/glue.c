@@ -214,6 +214,8 @@ static int pifio_init(struct thread_data *td)
 	j.trims = td_trim(td);
 	j.nfiles = td->o.nr_files;
 	j.log = glue_log;
+	j.subjob = td->subjob_number;
+	j.numjobs = td->o.numjobs;
 
 	files = calloc(td->files_index ? td->files_index : 1, sizeof(void *));
 	d = calloc(1, sizeof(*d));

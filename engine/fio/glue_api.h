@@ -48,6 +48,7 @@ struct pifio_job {
 	int fio_verify;
 	unsigned int nfiles;
 	void (*log)(const char *line);	/* one line, no trailing newline */
+	unsigned int subjob, numjobs;	/* numjobs > 1: pi_report gets a .<subjob> suffix */
 };
 
 enum pifio_ddir { PIFIO_READ = 0, PIFIO_WRITE = 1, PIFIO_FLUSH = 2 };
