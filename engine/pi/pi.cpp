@@ -111,6 +111,16 @@ struct Geometry {
     }
 };
 
+// Guards (from seed 0) of n consecutive blocks' contiguous bytes: one
+// direct kernel call for a lone block, the lockstep kernel otherwise.
+template <class T>
+inline void guards(const CrcKernels& k, const uint8_t* d, const Geometry& geo, unsigned n, typename T::guard_t* g) {
+    if (n == 1)
+        g[0] = T::crc(k, 0, d, geo.contig);
+    else
+        T::multi(k, d, geo.ds, geo.contig, n, g);
+}
+
 template <class T>
 void generate_t(const PiContext& ctx, uint8_t* data, uint8_t* md, const Span& span) {
     const CrcKernels& k = detail::kernels();
@@ -118,13 +128,26 @@ void generate_t(const PiContext& ctx, uint8_t* data, uint8_t* md, const Span& sp
     typename T::guard_t g[kMultiMax];
     for (uint32_t i = 0; i < span.nblocks; i += kMultiMax) {
         const unsigned n = std::min<uint32_t>(kMultiMax, span.nblocks - i);
-        T::multi(k, data + i * geo.ds, geo.ds, geo.contig, n, g);
+        guards<T>(k, data + i * geo.ds, geo, n, g);
         for (unsigned j = 0; j < n; ++j) {
             uint8_t* m = geo.md_of(data, md, i + j);
             if (geo.chain) g[j] = T::crc(k, g[j], m, geo.chain);
             T::put(m + geo.pi_off, g[j], ctx.app_tag, (span.ref + i + j) & T::kRefMask);
         }
     }
+}
+
+// Out of the hot loop: a block failed at least one check. `failed` has bit
+// Field set per failing field; records them in field order.
+__attribute__((noinline, cold)) void record_bad(VerifyStats& st, Mismatch* out, uint32_t max_out, const Span& span,
+                                                uint32_t b, unsigned failed, const uint64_t* got,
+                                                const uint64_t* want) {
+    for (unsigned f = 0; f < 3; ++f) {
+        if (!(failed & (1u << f))) continue;
+        ++st.count[f];
+        if (st.recorded < max_out) out[st.recorded++] = Mismatch{b, span.lba + b, static_cast<Field>(f), got[f], want[f]};
+    }
+    ++st.bad_blocks;
 }
 
 template <class T>
@@ -134,39 +157,41 @@ bool verify_t(const PiContext& ctx, const uint8_t* data, const uint8_t* md, cons
     const Geometry geo(ctx.fmt);
     const bool type3 = ctx.fmt.pi_type == 3;
     const bool chk_guard = ctx.checks & CHK_GUARD;
-    const bool chk_app = ctx.checks & CHK_APP;
     const bool chk_ref = (ctx.checks & CHK_REF) && !type3;
+    // An unchecked app tag is a zero mask: the comparison always passes.
+    const uint16_t app_mask = (ctx.checks & CHK_APP) ? ctx.app_mask : 0;
     VerifyStats st;
     typename T::guard_t g[kMultiMax];
-    auto record = [&](uint32_t block, Field f, uint64_t got, uint64_t want) {
-        ++st.count[static_cast<int>(f)];
-        if (st.recorded < max_out) out[st.recorded++] = Mismatch{block, span.lba + block, f, got, want};
-    };
     for (uint32_t i = 0; i < span.nblocks; i += kMultiMax) {
         const unsigned n = std::min<uint32_t>(kMultiMax, span.nblocks - i);
-        if (chk_guard) T::multi(k, data + i * geo.ds, geo.ds, geo.contig, n, g);
+        if (chk_guard) guards<T>(k, data + i * geo.ds, geo, n, g);
         for (unsigned j = 0; j < n; ++j) {
             const uint32_t b = i + j;
             const uint8_t* m = geo.md_of(data, md, b);
             const uint8_t* t = m + geo.pi_off;
             const uint16_t app = T::app(t);
-            if (app == 0xffff && (!type3 || T::ref(t) == T::kRefMask)) {
+            if (__builtin_expect(app == 0xffff, 0) && (!type3 || T::ref(t) == T::kRefMask)) {
                 ++st.escaped;
                 continue;
             }
-            const uint32_t before = st.total();
+            uint64_t got[3], want[3];
+            unsigned failed = 0;
             if (chk_guard) {
                 if (geo.chain) g[j] = T::crc(k, g[j], m, geo.chain);
-                const uint64_t got = T::guard(t);
-                if (got != g[j]) record(b, Field::guard, got, g[j]);
+                got[0] = T::guard(t);
+                want[0] = g[j];
+                failed |= got[0] != want[0];
             }
-            if (chk_app && ((app ^ ctx.app_tag) & ctx.app_mask)) record(b, Field::app, app, ctx.app_tag);
+            got[1] = app;
+            want[1] = ctx.app_tag;
+            failed |= (((app ^ ctx.app_tag) & app_mask) != 0) << 1;
             if (chk_ref) {
-                const uint64_t got = T::ref(t), want = (span.ref + b) & T::kRefMask;
-                if (got != want) record(b, Field::ref, got, want);
+                got[2] = T::ref(t);
+                want[2] = (span.ref + b) & T::kRefMask;
+                failed |= (got[2] != want[2]) << 2;
             }
-            if (st.total() != before) {
-                ++st.bad_blocks;
+            if (__builtin_expect(failed != 0, 0)) {
+                record_bad(st, out, max_out, span, b, failed, got, want);
                 if (stop_at_first) goto done;
             }
         }
