@@ -52,6 +52,7 @@ private:
     int fd_ = -1;
     Geometry geo_;
     bool uring_pi_ = false;
+    bool async_ = false;        // IOSQE_ASYNC on every I/O (kernel leaks EAGAIN for dm-split NOWAIT I/O)
     uint16_t chk_flags_ = 0;    // IO_INTEGRITY_CHK_*
     uint16_t apptag_ = 0;
     uint64_t reftag_base_ = 0;  // type 2
