@@ -1,6 +1,7 @@
 // Private to the pi core: CRC kernel tables and the dispatch record.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -29,8 +30,13 @@ extern const CrcKernels kPclmulKernels;
 extern const CrcKernels kAvx2Kernels;
 extern const CrcKernels kAvx512Kernels;
 
-// Active kernels (probed on first use).
-const CrcKernels& kernels();
+// Active kernels (probed on first use; the hot path is one load).
+extern std::atomic<const CrcKernels*> g_active;
+const CrcKernels& kernels_probe();
+inline const CrcKernels& kernels() {
+    const CrcKernels* k = g_active.load(std::memory_order_acquire);
+    return __builtin_expect(k != nullptr, 1) ? *k : kernels_probe();
+}
 
 // Known-answer self-test of k against the table code on fixed inputs
 // (lengths 0..4096, seeds, a 512+8 chain, unaligned starts, the *_multi

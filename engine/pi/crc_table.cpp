@@ -141,7 +141,6 @@ bool cpu_has(CrcImpl impl) {
 
 const CrcKernels* best();
 
-std::atomic<const CrcKernels*> g_active{nullptr};
 std::mutex g_probe_mu;
 char g_note[512] = "not probed yet";
 
@@ -270,13 +269,12 @@ const CrcKernels* best() {
 
 }  // namespace
 
-const CrcKernels& kernels() {
-    const CrcKernels* k = g_active.load(std::memory_order_acquire);
-    if (__builtin_expect(k == nullptr, 0)) {
-        k = best();
-        const CrcKernels* expected = nullptr;
-        if (!g_active.compare_exchange_strong(expected, k, std::memory_order_acq_rel)) k = expected;
-    }
+std::atomic<const CrcKernels*> g_active{nullptr};
+
+const CrcKernels& kernels_probe() {
+    const CrcKernels* k = best();
+    const CrcKernels* expected = nullptr;
+    if (!g_active.compare_exchange_strong(expected, k, std::memory_order_acq_rel)) k = expected;
     return *k;
 }
 

@@ -137,11 +137,15 @@ void generate_t(const PiContext& ctx, uint8_t* data, uint8_t* md, const Span& sp
     }
 }
 
-// Out of the hot loop: a block failed at least one check. `failed` has bit
-// Field set per failing field; records them in field order.
+// Out of the hot loop: block b failed at least one check. `failed` has bit
+// Field set per failing field; records them in field order, re-reading the
+// tuple at t.
+template <class T>
 __attribute__((noinline, cold)) void record_bad(VerifyStats& st, Mismatch* out, uint32_t max_out, const Span& span,
-                                                uint32_t b, unsigned failed, const uint64_t* got,
-                                                const uint64_t* want) {
+                                                uint32_t b, unsigned failed, const uint8_t* t, uint64_t guard_want,
+                                                uint16_t app_want) {
+    const uint64_t got[3] = {T::guard(t), T::app(t), T::ref(t)};
+    const uint64_t want[3] = {guard_want, app_want, (span.ref + b) & T::kRefMask};
     for (unsigned f = 0; f < 3; ++f) {
         if (!(failed & (1u << f))) continue;
         ++st.count[f];
@@ -174,24 +178,17 @@ bool verify_t(const PiContext& ctx, const uint8_t* data, const uint8_t* md, cons
                 ++st.escaped;
                 continue;
             }
-            uint64_t got[3], want[3];
             unsigned failed = 0;
+            uint64_t gw = 0;
             if (chk_guard) {
                 if (geo.chain) g[j] = T::crc(k, g[j], m, geo.chain);
-                got[0] = T::guard(t);
-                want[0] = g[j];
-                failed |= got[0] != want[0];
+                gw = g[j];
+                failed |= T::guard(t) != gw;
             }
-            got[1] = app;
-            want[1] = ctx.app_tag;
             failed |= (((app ^ ctx.app_tag) & app_mask) != 0) << 1;
-            if (chk_ref) {
-                got[2] = T::ref(t);
-                want[2] = (span.ref + b) & T::kRefMask;
-                failed |= (got[2] != want[2]) << 2;
-            }
+            if (chk_ref) failed |= (T::ref(t) != ((span.ref + b) & T::kRefMask)) << 2;
             if (__builtin_expect(failed != 0, 0)) {
-                record_bad(st, out, max_out, span, b, failed, got, want);
+                record_bad<T>(st, out, max_out, span, b, failed, t, gw, ctx.app_tag);
                 if (stop_at_first) goto done;
             }
         }
