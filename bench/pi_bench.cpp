@@ -3,7 +3,10 @@
 //   impl: pifio (this library, best CRC the CPU has), isal (ISA-L 2.30:
 //         crc16_t10dif; crc64_ecma_refl, the same folding code as ISA-L's
 //         NVMe variant, which 2.30 lacks), table (byte-at-a-time table, as
-//         fio's built-in PI does without ISA-L)
+//         fio's built-in PI does without ISA-L), fio (fio's own
+//         fio_crc_t10dif / fio_crc64_nvme compiled from the PIFIO_FIO_SRC
+//         tree with its config-host.h: what engines/nvme.c really runs; with
+//         ISA-L 2.30 that is ISA-L for CRC16 but a byte table for CRC64)
 //   bytes: data bytes processed per iteration (512, 4096, 65536).
 // generate/verify formats (separate metadata buffer, PI last, type 1):
 //   512   -> one block of 512+8/t1 (g16) or 512+16/t1/g64
@@ -13,6 +16,7 @@
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -23,6 +27,13 @@
 #if PIFIO_BENCH_ISAL
 #include <isa-l/crc.h>
 #include <isa-l/crc64.h>
+#endif
+
+#if PIFIO_BENCH_FIO
+extern "C" {
+unsigned short fio_crc_t10dif(unsigned short crc, const unsigned char* buffer, unsigned int len);
+unsigned long long fio_crc64_nvme(unsigned long long crc, const void* p, unsigned int len);
+}
 #endif
 
 namespace {
@@ -68,6 +79,10 @@ uint64_t pifio_crc64(uint64_t crc, const uint8_t* p, size_t n) { return pifio::c
 #if PIFIO_BENCH_ISAL
 uint16_t isal_crc16(uint16_t crc, const uint8_t* p, size_t n) { return crc16_t10dif(crc, p, n); }
 uint64_t isal_crc64(uint64_t crc, const uint8_t* p, size_t n) { return crc64_ecma_refl(crc, p, n); }
+#endif
+#if PIFIO_BENCH_FIO
+uint16_t fio_crc16(uint16_t crc, const uint8_t* p, size_t n) { return fio_crc_t10dif(crc, p, static_cast<unsigned>(n)); }
+uint64_t fio_crc64(uint64_t crc, const uint8_t* p, size_t n) { return fio_crc64_nvme(crc, p, static_cast<unsigned>(n)); }
 #endif
 
 // --------------------------------------- generate / verify with any CRC --
@@ -204,6 +219,10 @@ void register_all() {
     i16.insert(i16.begin() + 1, {"isal", isal_crc16});
     i64.insert(i64.begin() + 1, {"isal", isal_crc64});
 #endif
+#if PIFIO_BENCH_FIO
+    i16.push_back({"fio", fio_crc16});
+    i64.push_back({"fio", fio_crc64});
+#endif
     auto name = [](const char* op, const char* impl, size_t n) {
         return std::string(op) + "/" + impl + "/" + std::to_string(n);
     };
@@ -240,6 +259,18 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if PIFIO_BENCH_FIO
+    {
+        // fio's routines must compute the same guards, or the comparison is void.
+        Buf b(4096 + 8);
+        const uint8_t* p = b.data.data();
+        if (fio_crc16(fio_crc16(0, p, 4096), p + 4096, 8) != pifio::crc16_t10dif(0, p, 4104) ||
+            fio_crc64(fio_crc64(0, p, 4096), p + 4096, 8) != pifio::crc64_nvme(0, p, 4104)) {
+            std::fprintf(stderr, "pi_bench: fio's CRCs (PIFIO_FIO_SRC) disagree with pifio's; not benchmarking\n");
+            return 1;
+        }
+    }
+#endif
     register_all();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
