@@ -81,6 +81,8 @@ DATA = r'''
 if pfio rw --filename=$STACK_TOP --rw=write --bs=1M --size=$SZ --iodepth=4 \
      --verify=crc32c --do_verify=1 --verify_fatal=1 $AUD --pi_report=$R/pi-report.json; then
   ok "write+verify: $((SZ >> 20)) MiB through $STACK_NAME, zero mismatches"
+  a=$(grep -o 'I/O issued async[^;"]*' $R/pi-report.json | head -1)
+  [ -z "$a" ] || echo "note engine: $a"
 else
   bad "write+verify: fio exited $rc through $STACK_NAME"
 fi
