@@ -29,6 +29,10 @@ extern const CrcKernels kTableKernels;
 extern const CrcKernels kPclmulKernels;
 extern const CrcKernels kAvx2Kernels;
 extern const CrcKernels kAvx512Kernels;
+// Tests only: crc_fold.inc in the AVX-512 shape (64-byte vectors, 4 lanes)
+// built from AVX2 halves, so that shape's logic runs on CPUs without AVX-512.
+// Needs AVX2 + VPCLMULQDQ (the vpclmul_avx2 requirements); null off x86.
+extern const CrcKernels kEmu512Kernels;
 
 // Active kernels (probed on first use; the hot path is one load).
 extern std::atomic<const CrcKernels*> g_active;

@@ -102,6 +102,7 @@ const CrcKernels kTableKernels = {CrcImpl::table, crc16_table, crc64_table, crc1
 const CrcKernels kPclmulKernels = {CrcImpl::pclmul, nullptr, nullptr, nullptr, nullptr};
 const CrcKernels kAvx2Kernels = {CrcImpl::vpclmul_avx2, nullptr, nullptr, nullptr, nullptr};
 const CrcKernels kAvx512Kernels = {CrcImpl::vpclmul_avx512, nullptr, nullptr, nullptr, nullptr};
+const CrcKernels kEmu512Kernels = {CrcImpl::vpclmul_avx512, nullptr, nullptr, nullptr, nullptr};
 #endif
 
 // ---------------------------------------------------------------- dispatch --

@@ -171,6 +171,52 @@ inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm512_zextsi
 }  // namespace isa_avx512
 #pragma GCC pop_options
 
+// ------------------------------------ 512-bit shape on AVX2 (tests only) --
+// The AVX-512 kernels cannot run on a CPU without AVX-512 (the dev host, QEMU
+// TCG). This compiles the same crc_fold.inc with kVB = 64 and kLanes = 4 out
+// of two 256-bit halves, so every 4-lane code path (lane merge, up to three
+// leftover 16-byte chunks, the fold distances of the 512-bit merge) runs and
+// is checked against the reference here. Never dispatched.
+#pragma GCC push_options
+#pragma GCC target("sse4.1,pclmul,avx2,vpclmulqdq")
+namespace isa_emu512 {
+namespace {
+struct V {
+    __m256i lo, hi;
+};
+constexpr unsigned kVB = 64, kLanes = 4, kNacc = 4, kNB = 4;
+inline __attribute__((always_inline)) V vload(const uint8_t* p) {
+    return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32))};
+}
+inline __attribute__((always_inline)) V vxor(V a, V b) { return {_mm256_xor_si256(a.lo, b.lo), _mm256_xor_si256(a.hi, b.hi)}; }
+inline __attribute__((always_inline)) V vclmul00(V a, V k) {
+    return {_mm256_clmulepi64_epi128(a.lo, k.lo, 0x00), _mm256_clmulepi64_epi128(a.hi, k.hi, 0x00)};
+}
+inline __attribute__((always_inline)) V vclmul11(V a, V k) {
+    return {_mm256_clmulepi64_epi128(a.lo, k.lo, 0x11), _mm256_clmulepi64_epi128(a.hi, k.hi, 0x11)};
+}
+inline __attribute__((always_inline)) V vrev(V a) {
+    const __m256i m = _mm256_broadcastsi128_si256(_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    return {_mm256_shuffle_epi8(a.lo, m), _mm256_shuffle_epi8(a.hi, m)};
+}
+inline __attribute__((always_inline)) V vbcast(__m128i x) {
+    const __m256i b = _mm256_broadcastsi128_si256(x);
+    return {b, b};
+}
+inline __attribute__((always_inline)) __m128i vlane(V a, unsigned i) {
+    const __m256i h = i < 2 ? a.lo : a.hi;
+    return (i & 1) ? _mm256_extracti128_si256(h, 1) : _mm256_castsi256_si128(h);
+}
+inline __attribute__((always_inline)) V vfirst(__m128i x) { return {_mm256_zextsi128_si256(x), _mm256_setzero_si256()}; }
+#include "crc_fold.inc"
+}  // namespace
+}  // namespace isa_emu512
+#pragma GCC pop_options
+
+const CrcKernels kEmu512Kernels = {CrcImpl::vpclmul_avx512, isa_emu512::crc16, isa_emu512::crc64,
+                                   isa_emu512::crc16_multi, isa_emu512::crc64_multi};
+
 const CrcKernels kPclmulKernels = {CrcImpl::pclmul, isa_pclmul::crc16, isa_pclmul::crc64, isa_pclmul::crc16_multi,
                                    isa_pclmul::crc64_multi};
 const CrcKernels kAvx2Kernels = {CrcImpl::vpclmul_avx2, isa_avx2::crc16, isa_avx2::crc64, isa_avx2::crc16_multi,

@@ -256,3 +256,47 @@ TEST(CrcSelfTest, NoteNamesTheActiveImpl) {
 
 }  // namespace
 }  // namespace pifio::test
+
+namespace pifio::test {
+namespace {
+
+// The AVX-512 kernels cannot run on the dev host; their 4-lane shape can, as
+// kEmu512Kernels (same crc_fold.inc, 512-bit vectors made of two AVX2 halves).
+TEST(CrcEmu512Shape, MatchesReferenceEverywhere) {
+    if (!crc_impl_supported(CrcImpl::vpclmul_avx2) || !detail::kEmu512Kernels.crc16)
+        GTEST_SKIP() << "needs AVX2 + VPCLMULQDQ";
+    const detail::CrcKernels& k = detail::kEmu512Kernels;
+    char why[160] = "";
+    EXPECT_TRUE(detail::crc_selftest(k, why, sizeof why)) << why;
+    std::mt19937_64 rng(512);
+    auto buf = random_bytes(rng, 9 * 4104 + 64);
+    for (size_t len = 0; len <= 1100; ++len) {
+        const size_t off = len % 61;
+        const auto s16 = static_cast<uint16_t>(rng());
+        const uint64_t s64 = rng();
+        ASSERT_EQ(k.crc16(s16, buf.data() + off, len), crc16_t10dif_ref(s16, buf.data() + off, len)) << "len " << len;
+        ASSERT_EQ(k.crc64(s64, buf.data() + off, len), crc64_nvme_ref(s64, buf.data() + off, len)) << "len " << len;
+    }
+    for (int iter = 0; iter < 500; ++iter) {
+        const size_t len = rng() % 8193, off = rng() % 64;
+        ASSERT_EQ(k.crc16(0, buf.data() + off, len), crc16_t10dif_ref(0, buf.data() + off, len)) << "len " << len;
+        ASSERT_EQ(k.crc64(0, buf.data() + off, len), crc64_nvme_ref(0, buf.data() + off, len)) << "len " << len;
+    }
+    // Lockstep groups and leftovers, lengths around the 4-lane boundaries.
+    for (size_t len : {64ul, 80ul, 96ul, 112ul, 127ul, 512ul, 520ul, 560ul, 4096ul, 4104ul}) {
+        for (unsigned n : {1u, 4u, 7u, 8u}) {
+            const size_t stride = len + 8;
+            uint16_t o16[detail::kMultiMax];
+            uint64_t o64[detail::kMultiMax];
+            k.crc16_multi(buf.data() + 3, stride, len, n, o16);
+            k.crc64_multi(buf.data() + 3, stride, len, n, o64);
+            for (unsigned i = 0; i < n; ++i) {
+                ASSERT_EQ(o16[i], crc16_t10dif_ref(0, buf.data() + 3 + i * stride, len)) << len << " " << n << " " << i;
+                ASSERT_EQ(o64[i], crc64_nvme_ref(0, buf.data() + 3 + i * stride, len)) << len << " " << n << " " << i;
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace pifio::test
