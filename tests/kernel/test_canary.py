@@ -2,12 +2,16 @@
 (A = 7.3, B = 7.3 + S, interleaved boots), then every expectation in
 kernel-patches/S/manifest.json must hold (report.json "checks")."""
 import json
+import os
 import sys
 
-from kcommon import ROOT, need_build_tools, need_lab
+from kcommon import ROOT, need_build_tools, need_lab, skip
 
 series = sys.argv[1]
 runs = sys.argv[2] if len(sys.argv) > 2 else "1"
+if series != "stacked-verify" and not os.environ.get("PIFIO_NIGHTLY"):
+    skip(f"speed canary {series} needs {runs} boots per side (~10 min) and a quiet host: "
+         "runs in ./pifio nightly or with PIFIO_NIGHTLY=1")
 need_build_tools()
 need_lab(dm=True)
 from lab import kernel_ab  # noqa: E402
