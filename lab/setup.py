@@ -28,7 +28,7 @@ PACKAGES = {
     "zlib1g-dev": "fio build", "dpkg-dev": "apt-get source",
     # lab kernel builds (./pifio kernel build): kconfig, objtool, timeconst, series in git
     "flex": "kernel build", "bison": "kernel build", "libelf-dev": "kernel build (objtool)",
-    "bc": "kernel build", "git": "kernel series and bisect",
+    "bc": "kernel build", "libssl-dev": "kernel build (certs tooling)", "git": "kernel series and bisect",
     # lab
     "qemu-system-x86": "lab guests", "qemu-utils": "lab images", "busybox-static": "guest userland",
     "nvme-cli": "guest + host NVMe tool", "cryptsetup-bin": "dm-crypt/dm-integrity stacks",
