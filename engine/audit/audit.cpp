@@ -337,6 +337,15 @@ Result<std::unique_ptr<Auditor>> Auditor::open(const std::string& top, const std
         r.error = err(ENOMEM, "pi_audit: cannot allocate the read-back buffer");
         return r;
     }
+    // Touch every page before the first passthrough read. Untouched anonymous
+    // memory maps the shared zero page; Debian 6.12.117 maps a passthrough
+    // read's metadata buffer such that the device's metadata then lands in
+    // the zero page, and every process on the machine sees garbage where it
+    // expects zeros (found in the lab: cryptsetup, integritysetup and fio
+    // crashed with general protection faults after one pifio-audit check;
+    // a pre-faulted buffer, as pifio-audit scan had, never did; 6.1 and 7.3
+    // are not affected).
+    memset(a->buf_, 0, a->buf_len_);
     a->mm_.resize(std::max<uint32_t>(opt.max_records, 1) + 1);
     r.value = std::move(a);
     return r;
