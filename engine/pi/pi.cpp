@@ -124,6 +124,16 @@ inline void guards(const CrcKernels& k, const uint8_t* d, const Geometry& geo, u
 template <class T>
 void generate_t(const PiContext& ctx, uint8_t* data, uint8_t* md, const Span& span) {
     const CrcKernels& k = detail::kernels();
+    if (span.nblocks == 1) {
+        // A lone block: the CRC call first, with little live across it.
+        const uint32_t contig = ctx.fmt.data_size + (ctx.fmt.layout == Layout::ext ? ctx.fmt.pi_offset() : 0);
+        typename T::guard_t g = T::crc(k, 0, data, contig);
+        const Geometry geo(ctx.fmt);
+        uint8_t* m = geo.md_of(data, md, 0);
+        if (geo.chain) g = T::crc(k, g, m, geo.chain);
+        T::put(m + geo.pi_off, g, ctx.app_tag, span.ref & T::kRefMask);
+        return;
+    }
     const Geometry geo(ctx.fmt);
     typename T::guard_t g[kMultiMax];
     for (uint32_t i = 0; i < span.nblocks; i += kMultiMax) {
