@@ -1,6 +1,10 @@
 """./pifio run — boot the lab and run scenarios; results/<run-id>/ + a summary.
 
-    ./pifio run                                 newest kernel (7.3), default formats, both engines
+    ./pifio run                                 newest kernel (7.3), default formats, both engines,
+                                                 + stacks dm-linear, dm-crypt-aead + the PI cost table
+    ./pifio run --stack dm-linear [--stack S]   dm stacks from lab/stacks.py (kernel auto-PI, pi_audit)
+    ./pifio run --matrix                        every stack on 6.1, 6.12 and 7.3 (+ PI cost table)
+    ./pifio run --kernel 6.12 --pi-cost --no-default-jobs   only the PI cost table
     ./pifio run --kernel 6.1 --ns 4096+8/t1 --ns 512+8/t3/first
     ./pifio run --kernel 6.1 --kernel 7.3       one run (one run-id) per kernel
     ./pifio run --engine builtin --runtime 10 --size 16M
@@ -11,7 +15,7 @@
 Layout (analysis/ ingests it): results/<run-id>/meta.json (schema pifio-run/1),
 results/<run-id>/<scenario>/<job>.json (fio JSON+), <job>.pi.json (engine
 report), <job>.fio / .log / .rc; results/<run-id>/guest/ (console, dmesg,
-namespaces.tsv). Scenario = <format-slug>.<stack>.<engine>.
+namespaces.tsv). Scenario = <format-slug>.<stack>.<engine>[.<pi cost mode>].
 """
 from __future__ import annotations
 
@@ -40,7 +44,15 @@ def _parse(argv):
     ap.add_argument("--ns", action="append", metavar="SPEC", help="namespace format, repeatable "
                     f"(default {' '.join(DEFAULT_FORMATS)})")
     ap.add_argument("--engine", action="append", choices=ENGINES, help="default: both")
-    ap.add_argument("--stack", default="none", help="device stack (only 'none' so far)")
+    ap.add_argument("--stack", action="append", metavar="S", help="dm stack from lab/stacks.py (repeatable; "
+                    "'none' = namespaces only); default: the --ns formats plus the default stacks "
+                    "(dm-linear, dm-crypt-aead)")
+    ap.add_argument("--matrix", action="store_true", help="every stack of lab/stacks.py on kernels 6.1, 6.12 "
+                    "and 7.3 (one boot per kernel)")
+    ap.add_argument("--pi-cost", action=argparse.BooleanOptionalAction, default=None,
+                    help="per-kernel PI fast-path table (no PI, kernel auto-PI, io_uring PI attrs, passthrough, "
+                    "PRACT; 4 KiB randread/randwrite QD1/QD32) on two extra namespaces; default: on for a "
+                    "plain `./pifio run` and --matrix")
     ap.add_argument("--jobs", action="append", type=Path, help="extra fio job file(s)")
     ap.add_argument("--no-default-jobs", action="store_true", help="only the --jobs files")
     ap.add_argument("--size", default="8M", help="bytes per sequential job (default 8M)")
@@ -99,22 +111,56 @@ def _host_meta() -> dict:
             "python": platform.python_version(), "nproc": os.cpu_count()}
 
 
-def plan(kernel: kernels.Kernel, specs: list[str], engines, stack: str, workloads, user_jobs) -> list[Scenario]:
-    out = []
-    for nsid, spec in enumerate(specs, 1):
-        fmt = formats.parse(spec)
+def plan(kernel: kernels.Kernel, specs: list[str], engines, stack, workloads, user_jobs) -> list[Scenario]:
+    """Namespace-only scenarios (lab.multihost): the --ns formats, nsid 1..n."""
+    return plan_boot(kernel, specs, engines, ["none"], workloads, user_jobs)[0]
+
+
+def plan_boot(kernel: kernels.Kernel, specs: list[str], engines, stack_names, workloads, user_jobs,
+              ns_size: int = 256 << 20) -> tuple[list[Scenario], list[guest.Namespace]]:
+    """Scenarios and the namespaces of the one boot: the --ns formats (nsid
+    1..n, stack 'none') then, per stack, its own namespaces (lab/stacks.py)."""
+    from . import stacks
+    out, nss = [], []
+    if "none" in stack_names:
+        for nsid, spec in enumerate(specs, 1):
+            nss.append(guest.Namespace(spec, size=ns_size, nsid=nsid))
+            for eng in engines:
+                sc = Scenario(fmt=formats.parse(spec), nsid=nsid, engine=eng, workloads=list(workloads),
+                              user_jobs=list(user_jobs))
+                sc.skipped = sc.requirements(kernel)
+                out.append(sc)
+    for name in stack_names:
+        if name == "none":
+            continue
+        st = stacks.get(name)
+        base = len(nss)
+        for i, spec in enumerate(st.namespaces, 1):
+            nss.append(guest.Namespace(spec, size=max(st.ns_size, 96 << 20), nsid=base + i))
         for eng in engines:
-            sc = Scenario(fmt=fmt, nsid=nsid, engine=eng, stack=stack, workloads=list(workloads),
-                          user_jobs=list(user_jobs))
+            sc = Scenario(fmt=formats.parse(st.namespaces[0]), nsid=base + 1, engine=eng, stack=name,
+                          workloads=list(workloads), user_jobs=list(user_jobs), ns_base=base)
             sc.skipped = sc.requirements(kernel)
             out.append(sc)
-    return out
+    return out, nss
+
+
+def plan_pi_cost(kernel, engines, nss: list, runtime: int) -> list[Scenario]:
+    """PI cost scenarios on two namespaces of their own (appended to nss)."""
+    from .scenarios import PI_COST_FORMAT, PI_COST_NOPI, pi_cost_scenarios
+    base = len(nss)
+    nss.append(guest.Namespace(PI_COST_FORMAT, size=256 << 20, nsid=base + 1))
+    nss.append(guest.Namespace(PI_COST_NOPI, size=256 << 20, nsid=base + 2))
+    return pi_cost_scenarios(kernel, base + 1, base + 2, engines, runtime)
 
 
 def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Scenario], guest.GuestResult | None]:
     k = kernels.resolve(kname, Path(a.modules) if a.modules else None)
     workloads = [] if a.no_default_jobs else default_workloads(a.size, a.runtime)
-    scs = plan(k, specs, engines, a.stack, workloads, a.jobs or [])
+    nsz = _size(a.ns_size)
+    scs, nss = plan_boot(k, specs, engines, a.stack, workloads, a.jobs or [], nsz)
+    if a.pi_cost:
+        scs += plan_pi_cost(k, engines, nss, min(a.runtime, 3))
     stamp = dt.datetime.now(dt.timezone.utc)
     run_id = a.run_id or f"{stamp.strftime('%Y%m%d-%H%M%S')}-{Path(kname).name}"
     if a.run_id and len(a.kernel or []) > 1:
@@ -124,8 +170,6 @@ def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Sce
         raise PifioError(f"{rdir} exists; pick another --run-id")
     rdir.mkdir(parents=True)
     runnable = [s for s in scs if not s.skipped]
-    nsz = _size(a.ns_size)
-    nss = [guest.Namespace(spec, size=nsz, nsid=i) for i, spec in enumerate(specs, 1)]
     meta = {"schema": "pifio-run/1", "run_id": run_id, "started": stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "host": _host_meta(),
             "kernel": {**{k_: v for k_, v in k.describe().items() if k_ != "bzimage"},
@@ -148,6 +192,11 @@ def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Sce
     for s in runnable:
         files.update(s.files())
         script.append(s.guest_script())
+    from . import stacks
+    mods: list[str] = []
+    for s in runnable:
+        if s.on_stack:
+            mods += [m for m in stacks.guest_modules(s.stack, k)[0] if m not in mods]
     njobs = sum(len(s.job_names()) for s in runnable)
     est = 60 + sum(len(s.job_names()) * (a.runtime + 30) for s in runnable)
     timeout = a.timeout or est
@@ -167,7 +216,7 @@ def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Sce
     log(f"{run_id}: {len(runnable)} scenarios, {njobs} jobs on {k.release}; boot timeout {timeout} s")
     try:
         r = guest.boot_and_run(k, nss, script="\n".join(script), files=files, timeout=timeout,
-                               smp=a.smp, mem=a.mem, run_dir=rdir / "guest", on_line=on_line)
+                               smp=a.smp, mem=a.mem, run_dir=rdir / "guest", on_line=on_line, modules=mods)
     finally:
         prog.close()
     # scenario outputs -> results/<run-id>/<scenario>/; guest logs stay in guest/
@@ -183,8 +232,15 @@ def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Sce
                           "timed_out": r.timed_out, "namespaces_seen": r.namespaces})
     meta["finished"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     for s in runnable:
-        if not (rdir / s.name).exists():
+        d = rdir / s.name
+        if not d.exists():
             meta["scenarios"][s.name]["failed"] = "no results came back from the guest (see guest/console.log)"
+        elif (d / "skip.txt").exists():      # the running kernel could not build the stack
+            s.skipped = (d / "skip.txt").read_text().strip()
+            meta["scenarios"][s.name]["skipped"] = s.skipped
+        elif (d / "stack.rc").exists():
+            meta["scenarios"][s.name]["failed"] = (f"stack build/teardown exited {(d / 'stack.rc').read_text().strip()}"
+                                                   f" (see {s.name}/stack.log)")
     write_json(rdir / "meta.json", meta)
     return rdir, scs, r
 
@@ -227,18 +283,49 @@ def _row(sdir: Path, job: str):
 
 
 def summary(rdir: Path, scs: list[Scenario]) -> str:
-    head = f"{'format':<24} {'engine':<8} {'job':<14} {'IOPS':>8} {'p50 us':>9} {'p99 us':>9} {'PI err':>6}  note"
+    head = f"{'format / stack':<24} {'engine':<8} {'job':<14} {'IOPS':>8} {'p50 us':>9} {'p99 us':>9} {'PI err':>6}  note"
     lines = [f"results: {rdir}", head, "-" * len(head)]
     for s in scs:
+        label = s.stack if s.on_stack else (f"cost:{s.cost}" if s.cost else s.fmt.short())
         if s.skipped:
-            lines.append(f"{s.fmt.short():<24} {s.engine:<8} {'-':<14} {'':>8} {'':>9} {'':>9} {'':>6}  skip: {s.skipped}")
+            lines.append(f"{label:<24} {s.engine:<8} {'-':<14} {'':>8} {'':>9} {'':>9} {'':>6}  skip: {s.skipped}")
             continue
         for j in s.job_names():
             iops, p50, p99, err, note = _row(rdir / s.name, j)
             f = lambda v, spec: (format(v, spec) if isinstance(v, (int, float)) else ("-" if v is None else str(v)))  # noqa: E731
-            lines.append(f"{s.fmt.short():<24} {s.engine:<8} {j:<14} {f(iops, '8.0f'):>8} {f(p50, '9.1f'):>9} "
+            lines.append(f"{label:<24} {s.engine:<8} {j:<14} {f(iops, '8.0f'):>8} {f(p50, '9.1f'):>9} "
                          f"{f(p99, '9.1f'):>9} {f(err, 'd'):>6}  {note}")
     return "\n".join(lines)
+
+
+def pi_cost_table(rdir: Path, scs: list[Scenario]) -> str:
+    """Rows: PI path; columns: workloads; cells: pifio IOPS (fio built-in IOPS)."""
+    from .scenarios import PI_COST_MODES, pi_cost_workloads
+    cost = [s for s in scs if s.cost]
+    if not cost:
+        return ""
+    jobs = [w.name for w in pi_cost_workloads()]
+    head = f"{'PI path (4 KiB)':<40}" + "".join(f"{j:>22}" for j in jobs)
+    out = ["", "PI cost table: IOPS pifio (fio built-in); '-' not run", head, "-" * len(head)]
+    for mode, d in PI_COST_MODES.items():
+        row = f"{d['label']:<40}"
+        by = {s.engine: s for s in cost if s.cost == mode}
+        skip = next((s.skipped for s in by.values() if s.skipped), None)
+        if skip and all(s.skipped for s in by.values()):
+            out.append(row + f"  skip: {skip}")
+            continue
+        for j in jobs:
+            vals = []
+            for eng in ("pifio", "builtin"):
+                s = by.get(eng)
+                v = None if s is None or s.skipped else _row(rdir / s.name, j)
+                iops = v[0] if v else None
+                bad = v is not None and (v[4] or (v[3] not in (None, 0)))
+                vals.append("-" if iops is None else f"{iops:.0f}{'!' if bad else ''}")
+            row += f"{vals[0] + ' (' + vals[1] + ')':>22}"
+        out.append(row)
+    out.append("('!' = the job reported errors or a non-zero exit; see the rows above)")
+    return "\n".join(out)
 
 
 def main(argv) -> int:
@@ -250,6 +337,18 @@ def main(argv) -> int:
     for s in specs:
         formats.parse(s)
     engines = a.engine or list(ENGINES)
+    plain = not (a.ns or a.stack or a.matrix or a.jobs)
+    if a.pi_cost is None:
+        a.pi_cost = plain or a.matrix
+    if a.matrix:
+        from . import stacks
+        a.stack = a.stack or (["none"] + list(stacks.STACKS))
+        a.kernel = a.kernel or ["6.1", "6.12", "7.3"]
+    elif not a.stack:
+        from . import stacks
+        a.stack = ["none"] + (stacks.DEFAULT if plain else [])
+    if a.ns and "none" not in a.stack:
+        a.stack = ["none"] + a.stack       # --ns formats asked for: run them too
     if not guest.qemu_available():
         raise PifioError("qemu-system-x86_64 not found; run ./pifio setup")
     status = 0
@@ -260,6 +359,7 @@ def main(argv) -> int:
             print(f"pifio run: {e}", file=sys.stderr)
             return 1
         print(summary(rdir, scs))
+        print(pi_cost_table(rdir, scs))
         if r is not None:
             print(f"guest: {r.kernel['release']}, boot to /init {r.boot_s} s, wall {r.wall_s:.0f} s, "
                   f"rc {r.rc}{' TIMED OUT' if r.timed_out else ''}")
