@@ -249,9 +249,10 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
     e->job_name_ = j.name ? j.name : "";
     e->log_ = j.log;
     e->depth_ = j.iodepth ? j.iodepth : 1;
-    // numjobs > 1: every clone writes its own report, <name>.<subjob>.pi.json
+    // numjobs > 1: every clone writes its own report (fio gives clones numjobs=1,
+    // subjob_number 1..n-1; the first job keeps numjobs=n, subjob 0), <name>.<subjob>.pi.json
     // (the analysis store pairs <job>.<n>.pi.json with <job>.json and sums them).
-    if (!o.pi_report.empty() && j.numjobs > 1) {
+    if (!o.pi_report.empty() && (j.numjobs > 1 || j.subjob > 0)) {
         std::string& p = e->o_.pi_report;
         const std::string sfx = "." + std::to_string(j.subjob);
         const std::string pi = ".pi.json";
