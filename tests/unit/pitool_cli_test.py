@@ -158,6 +158,16 @@ for args, needle in [
 rc, out, _ = run(["--help"])
 check(rc == 0 and b"crc16" in out and b"check" in out, "--help lists the commands")
 
+# pitool cpu: names the active implementation, and it is one the CPU supports.
+rc, out, err = run(["cpu"])
+lines = dict(l.split(": ", 1) for l in out.decode().splitlines() if ": " in l)
+check(rc == 0 and lines.get("crc") in ("table", "pclmul", "vpclmul-avx2", "vpclmul-avx512"),
+      "cpu prints the active implementation (%r)" % out)
+check(lines.get(lines.get("crc", "?")) == "supported", "the active implementation is supported (%r)" % out)
+check("probe" in lines and lines["probe"].strip() != "", "cpu prints the probe note (%r)" % out)
+rc, _, err = run(["cpu", "x"])
+check(rc == 2 and "no arguments" in err, "cpu with an argument: exit 2 (%s)" % err)
+
 if failures:
     print("%d failure(s)" % len(failures))
     sys.exit(1)
