@@ -65,6 +65,10 @@ def _parse(argv):
     ap.add_argument("--run-id", help="default: <UTC time>-<kernel>")
     ap.add_argument("--hosts", type=int, metavar="N", help="N guests running fio --server, one fio "
                     "--client run per job over all of them (lab/multihost.py)")
+    ap.add_argument("--host-dev", action="append", metavar="/dev/ngXnY[=SPEC]",
+                    help="run the jobs on this host's real NVMe namespace instead of the lab (lab/hostrun.py); "
+                    "destroys its data, so needs --destroy-data")
+    ap.add_argument("--destroy-data", action="store_true", help="confirm that --host-dev namespaces may be overwritten")
     return ap.parse_args(argv)
 
 
@@ -330,6 +334,9 @@ def pi_cost_table(rdir: Path, scs: list[Scenario]) -> str:
 
 def main(argv) -> int:
     a = _parse(argv)
+    if a.host_dev:
+        from . import hostrun
+        return hostrun.main(a)
     if a.hosts:
         from . import multihost
         return multihost.main(a)

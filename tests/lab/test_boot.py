@@ -69,6 +69,15 @@ for ns in nss:
         check(lbaf["ms"] == f.ms, f"{tag}: lbaf ms {lbaf['ms']}")
         check(bool(idns["flbas"] & 0x10) == f.ext, f"{tag}: flbas extended bit {bool(idns['flbas'] & 0x10)}")
         check(idns["dps"] & 7 == f.pi, f"{tag}: dps type {idns['dps'] & 7}")
+        # ./pifio run --host-dev derives the format from the same id-ns output
+        # (16b guards only: 64b needs /dev/ngXnY=SPEC, see lab/hostrun.py).
+        from lab import hostrun
+        got = formats.parse(hostrun.spec_from_id_ns(idns))
+        if f.guard == 64:
+            check(got.canonical() == f.canonical().replace("/g64", "/g16"),
+                  f"{tag}: host-dev format from id-ns {got.short()} (g64 not visible in id-ns)")
+        else:
+            check(got.canonical() == f.canonical(), f"{tag}: host-dev format from id-ns {got.short()}")
         if f.pi:
             check(bool(idns["dps"] & 8) == f.first, f"{tag}: dps PI-first bit {bool(idns['dps'] & 8)}")
     want = f.kernel_integrity_format() if not f.ext else None
