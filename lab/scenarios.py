@@ -110,7 +110,8 @@ class Scenario:
         o = {"filename": "${PIFIO_DEV}", "bs": 4096}
         # Every mode writes the same namespace, and the kernel writes app tag 0:
         # reads check guard and ref tag (what all writers agree on), not the app tag.
-        upi = {"pi_act": 0, "pi_chk": "GUARD,REFTAG", "apptag": f"{fiojobs.APPTAG:#x}", "apptag_mask": "0xffff"}
+        # (apptag_mask=0: the engine's own userspace check skips the app tag too.)
+        upi = {"pi_act": 0, "pi_chk": "GUARD,REFTAG", "apptag": f"{fiojobs.APPTAG:#x}", "apptag_mask": "0x0000"}
         if self.engine == "builtin":
             o.update({"ioengine": "io_uring_cmd", "cmd_type": "nvme"} if m["dev"] == "ng" else
                      {"ioengine": "io_uring", "direct": 1})
