@@ -112,6 +112,26 @@ std::string json_str(const std::string& s) {
     return r + "\"";
 }
 
+// hipri on /dev/ngXnY: the IOPOLL ring works without NVMe poll queues too,
+// but completions then arrive by interrupt. Say so once at set-up; "" when
+// polling is available or nothing can be told (not an ng device, no sysfs).
+std::string hipri_note(const std::string& path) {
+    unsigned c = 0, n = 0;
+    char tail = 0;
+    if (sscanf(path.c_str(), "/dev/ng%un%u%c", &c, &n, &tail) != 2) return "";
+    char sys[96];
+    snprintf(sys, sizeof sys, "/sys/block/nvme%un%u/queue/io_poll", c, n);
+    FILE* fp = fopen(sys, "r");
+    if (!fp) return "";
+    int v = -1;
+    if (fscanf(fp, "%d", &v) != 1) v = -1;
+    fclose(fp);
+    if (v != 0) return "";
+    return "pifio: " + path + ": hipri: the NVMe driver has no poll queues (" + sys +
+           " is 0), so completions are interrupt driven, not polled; boot with nvme.poll_queues=N "
+           "(or load nvme with poll_queues=N) to poll";
+}
+
 }  // namespace
 
 // Per-target state: fio's f->engine_data.
@@ -276,6 +296,10 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
         flags |= f->be->ring_flags();
         e->reports_[i].path = f->be->path();
         e->reports_[i].desc = f->be->describe();
+        if (o.hipri && e->log_) {
+            const std::string note = hipri_note(f->be->path());
+            if (!note.empty()) e->log_(note.c_str());
+        }
     }
 
     // The ring. Probe once, name what the kernel lacks.

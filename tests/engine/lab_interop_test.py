@@ -106,6 +106,8 @@ def main() -> int:
     c.check(pollq[:1] == [str(POLL_QUEUES)], f"guest nvme.poll_queues: {c.out('pollq')[:200]!r}")
     for step in ("hipri_r", "hipri_w", "hipri_builtin_r"):
         c.check(c.rc(step) == 0, f"{step}: fio exit {c.rc(step)}", c.out(step)[-500:])
+    c.check("no poll queues" not in c.out("hipri_r"), "hipri_r: engine says there are no poll queues",
+            c.out("hipri_r")[:400])
     rep = c.report("hipri_r.report")
     if c.check(rep is not None, "hipri_r: no report"):
         fr = rep["files"][0]
