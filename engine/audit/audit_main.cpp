@@ -22,6 +22,7 @@
 #include <linux/nvme_ioctl.h>
 #include <string>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -67,7 +68,8 @@ int usage() {
             "                         [--app-tag N] [--allow-unwritten] [--max N]\n"
             "       pifio-audit scan --ng NG --format SPEC [--lba A --count N]\n"
             "       pifio-audit map --top DEV --range OFF:LEN[,...]\n"
-            "       pifio-audit table --top DEV\n");
+            "       pifio-audit table --top DEV\n"
+            "       pifio-audit zeropage --ng NG --format SPEC [--count READS]\n");
     return 2;
 }
 
@@ -153,6 +155,53 @@ int main(int argc, char** argv) {
                 printf("%llu %s %llu %llu\n", (unsigned long long)run.top_sector, run.dev.str().c_str(),
                        (unsigned long long)run.sector, (unsigned long long)run.nsect);
         }
+        return 0;
+    }
+
+    // Kernel canary: passthrough reads of the first blocks into buffers that
+    // were never written (fresh anonymous memory maps the shared zero page),
+    // then a fresh anonymous page must still read as zeros. Debian 6.12.117
+    // fails it (the device's metadata lands in the zero page).
+    if (cmd == "zeropage") {
+        if (ngs.size() != 1 || fmts.size() != 1 || fmts[0].layout != Layout::sep || !fmts[0].ms) return usage();
+        int fd = open(ngs[0].c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf(stderr, "pifio-audit: %s: %s\n", ngs[0].c_str(), strerror(errno));
+            return 2;
+        }
+        const Format& f = fmts[0];
+        const int nsid = ioctl(fd, NVME_IOCTL_ID);
+        const uint32_t nlb = 32;
+        const size_t len = size_t(nlb) * f.data_size + 4096;
+        const uint64_t reads = count ? count : 300;
+        for (uint64_t i = 0; i < reads; ++i) {
+            void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED) return 2;
+            auto* data = static_cast<uint8_t*>(m);
+            int rc = read_raw(fd, uint32_t(nsid), f, (i * nlb) % 4096, nlb, data, data + size_t(nlb) * f.data_size);
+            munmap(m, len);
+            if (rc != 0) {
+                fprintf(stderr, "pifio-audit: raw read %llu: %s\n", (unsigned long long)i, rc < 0 ? strerror(-rc) : "NVMe error");
+                return 2;
+            }
+        }
+        auto* z = static_cast<const volatile uint8_t*>(
+            mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        if (z == MAP_FAILED) return 2;
+        unsigned nz = 0, first = 4096;
+        for (unsigned i = 0; i < 4096; ++i)
+            if (z[i]) {
+                ++nz;
+                if (first == 4096) first = i;
+            }
+        if (nz) {
+            printf("zeropage: after %llu passthrough reads into untouched buffers a fresh anonymous page has %u "
+                   "nonzero bytes (first at %u: 0x%02x): the kernel wrote into the shared zero page\n",
+                   (unsigned long long)reads, nz, first, z[first]);
+            return 1;
+        }
+        printf("zeropage: %llu passthrough reads into untouched buffers, the zero page is still zero\n",
+               (unsigned long long)reads);
         return 0;
     }
 

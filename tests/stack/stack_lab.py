@@ -23,7 +23,10 @@ the bottom namespace verifies; none: no PI below). dm-linear also checks the
 remapping (blocks written through segment 2 found at their physical LBAs with
 ref tag = physical LBA); dm-flakey runs error and drop_writes windows. Extra
 cases: uring-pi / uring-pi-dm-linear (userspace PI through io_uring
-attributes, Linux 6.14+), badinput (clear errors for wrong use).
+attributes, Linux 6.14+), badinput (clear errors for wrong use), zeropage
+(kernel canary, last: passthrough reads into never-written buffers must not
+write the shared zero page — Debian 6.12.117 does; ctest expects that failure
+there: WILL_FAIL).
 Each check prints "ok   <check>: ...", "FAIL <check>: ..." or "skip <check>: ...".
 """
 from __future__ import annotations
@@ -202,6 +205,18 @@ dmsetup remove pfbad
 exit $fail
 '''
 
+# Kernel canary, run LAST in the boot (on an affected kernel it poisons the
+# zero page for every later process): passthrough reads into never-written
+# buffers must not write the shared zero page (Debian 6.12.117 does).
+ZEROPAGE = r'''
+N=$(eval echo \$PIFIO_NG_$((NSB + 1))); B=$(eval echo \$PIFIO_BLK_$((NSB + 1)))
+fio --name=zw --filename=$B --ioengine=io_uring --direct=1 --rw=write --bs=1M --size=8M > zw.log 2>&1 \
+  || { echo "FAIL zeropage: could not write the namespace"; exit 1; }
+if pifio-audit zeropage --ng $N --format $(eval echo \$PIFIO_FMT_$((NSB + 1))) --count 300 > zp.txt 2>&1
+then echo "ok   $(cat zp.txt)"; exit 0
+else echo "FAIL $(cat zp.txt)"; exit 1; fi
+'''
+
 FINISH = "\nstack_teardown\nexit $fail\n"
 
 
@@ -212,6 +227,7 @@ class Case:
     checks: tuple[str, ...] = ("DATA",)
     namespaces: tuple[str, ...] = ()
     needs_uring_pi: bool = False    # Linux 6.14+
+    script: str = ""                # own script (stack None): BADINPUT, ZEROPAGE
     timeout: int = 300              # guest seconds for this case
 
 
@@ -230,7 +246,8 @@ CASES: dict[str, Case] = {c.name: c for c in [
     Case("dm-flakey", "dm-flakey", ("DATA", "FLAKEY")),
     Case("uring-pi", "plain", ("URING",), needs_uring_pi=True),
     Case("uring-pi-dm-linear", "dm-linear", ("URING",), needs_uring_pi=True),
-    Case("badinput", None, namespaces=("4096+8/t1", "4096+0"), timeout=120),
+    Case("badinput", None, namespaces=("4096+8/t1", "4096+0"), timeout=120, script=BADINPUT),
+    Case("zeropage", None, namespaces=("4096+8/t1",), timeout=120, script=ZEROPAGE),   # keep last
 ]}
 
 
@@ -249,7 +266,7 @@ def case_namespaces(c: Case) -> list[tuple[str, int]]:
 def case_script(c: Case, nsb: int, mib: int, uring_pi: int) -> str:
     head = f"NSB={nsb}\nMIB={mib}\nURING_PI={uring_pi}\nexport PIFIO_SKIP_FILE=$PWD/skip.txt\n"
     if c.stack is None:
-        return head + BADINPUT
+        return head + c.script
     return head + stacks.script(c.stack) + PRELUDE + "".join(_CHECKS[k] for k in c.checks) + FINISH
 
 
@@ -334,6 +351,7 @@ def run_kernel(build_dir: Path, kernel: str, names: list[str], mib: int, out: Pa
 
     results: dict[str, dict] = {}
     run: list[Case] = []
+    names = sorted(names, key=lambda n: n == "zeropage")    # the canary runs last
     for n in names:
         c = CASES[n]
         why = host_skip(c, k)
