@@ -16,6 +16,9 @@ SCHEMA = "pifio-run/1"
 # allowed to differ by default.
 FIXED_RUN_FIELDS = (
     "host.hostname", "host.cpu", "host.accel", "host.qemu",
+    # guest clock: "icount shift=N sleep=off" (times are instruction counts) or
+    # "realtime"; figures in one are not comparable with the other
+    "host.clock",
     "fio.version", "engine.version",
     "kernel.release", "kernel.series", "kernel.cmdline",
 )

@@ -77,6 +77,16 @@ def test_refuses_different_host_and_cmdline(results, capsys):
     assert rc == 2 and "kernel.cmdline" in out
 
 
+def test_refuses_icount_vs_realtime(results, capsys):
+    # lab guests on QEMU's icount clock measure instruction counts, not host time
+    synth.make_set(results, "icount", 3, SC, seed=8, host={"clock": "icount shift=0 sleep=off"})
+    synth.make_set(results, "realtime", 3, SC, seed=9, host={"clock": "realtime"})
+    rc, out, _ = run(["--results", results, "realtime-*", "icount-*"], capsys)
+    assert rc == 2 and "host.clock" in out and "icount" in out
+    rc, out, _ = run(["--results", results, "base-*", "icount-*"], capsys)     # base did not record it
+    assert rc == 2 and "host.clock" in out
+
+
 def test_scenario_option_difference_not_comparable(results, capsys):
     tpl = synth.load_template()
     tpl["global options"]["bs"] = "8k"
