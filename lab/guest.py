@@ -45,6 +45,36 @@ QEMU = "qemu-system-x86_64"
 BASE_CMDLINE = "console=ttyS0 edd=off panic=-1 oops=panic printk.time=1 tsc=unstable"
 GUESTS = CACHE / "guests"
 
+# clock="icount": QEMU counts instructions (-icount shift=N: 2**N ns of guest
+# time each) instead of following the host clock, so what the guest measures
+# as CPU time is an instruction count, independent of host load. sleep=off:
+# when the vCPU idles, guest time jumps to the next timer instead of waiting
+# in real time. Consequences, measured (lab/README.md "Guest clock"):
+#  - guest CPU time (a task's runtime, fio's usr/sys) repeats within ~1 %;
+#  - IOPS and latencies do NOT: while the vCPU idles waiting for QEMU's
+#    real-time block I/O, guest time jumps by timer deadlines, so device
+#    waits are host-dependent and quantised;
+#  - the TSC ticks exactly 2**-N GHz, so the guest keeps it (no tsc=unstable)
+#    and its sched_clock — every task runtime — gets ns resolution;
+#  - guest time can run far ahead while QEMU waits for the host, so NVMe
+#    command timeouts (30 s of guest time) are raised out of the way.
+ICOUNT_CMDLINE = "nvme_core.io_timeout=100000 nvme_core.admin_timeout=100000"
+
+
+def clock_args(clock: str = "realtime", icount_shift: int = 0) -> tuple[list[str], str, str]:
+    """(QEMU accelerator/clock arguments, kernel command line base, description
+    for result metadata) for a guest clock: "realtime" (QEMU's virtual clock
+    follows the host) or "icount" (deterministic instruction counting)."""
+    if clock == "realtime":
+        return ["-accel", "tcg"], BASE_CMDLINE, "realtime"
+    if clock == "icount":
+        if not 0 <= int(icount_shift) <= 10:
+            raise PifioError(f"icount_shift {icount_shift}: want 0..10 (2**shift ns per instruction)")
+        base = BASE_CMDLINE.replace(" tsc=unstable", "") + " " + ICOUNT_CMDLINE
+        return (["-accel", "tcg,thread=single", "-icount", f"shift={int(icount_shift)},sleep=off,align=off"],
+                base, f"icount shift={int(icount_shift)} sleep=off")
+    raise PifioError(f"clock {clock!r}: want 'realtime' or 'icount'")
+
 
 @dataclass
 class Namespace:
@@ -109,6 +139,7 @@ class GuestResult:
     cmdline: str
     qemu_cmd: list[str]
     namespaces: list[dict] = field(default_factory=list)   # nsid, format, block, char, integrity_format, backing
+    clock: str = "realtime"        # guest clock: "realtime" | "icount shift=N sleep=off" (see clock_args)
     boot_s: float | None = None    # host wall seconds from QEMU start to /init (±0.2 s)
     wall_s: float = 0.0
     markers: dict = field(default_factory=dict)
@@ -161,7 +192,7 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
                  env: dict | None = None, smp: int = 1, mem: str = "1G",
                  run_dir: Path | None = None, cmdline_extra: str = "",
                  results_size: int = 256 << 20, binaries=(), keep_run_dir: bool = True,
-                 on_line=None, qemu_args=()) -> GuestResult:
+                 on_line=None, qemu_args=(), clock: str = "realtime", icount_shift: int = 0) -> GuestResult:
     """Boot `kernel` (name or bzImage path or lab.kernels.Kernel) with the given
     namespaces (format specs or Namespace objects), run `script` in the guest.
 
@@ -174,9 +205,13 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     on_line: called with each new console line while the guest runs (progress).
     qemu_args: extra QEMU arguments appended to the command line (e.g. a
              user-mode network with hostfwd for lab.multihost, a -pidfile).
+    clock: "realtime" (default) or "icount": guest time counts executed
+             instructions, 2**icount_shift ns each (see clock_args); the
+             result's .clock says which, for result metadata.
     Never raises for a failing script or a hung guest: look at rc / timed_out.
     Raises PifioError for set-up problems (no QEMU, unknown kernel, bad format).
     """
+    accel, cmd_base, clock_desc = clock_args(clock, icount_shift)
     qemu = qemu_available()
     if not qemu:
         raise PifioError(f"{QEMU} not found; run ./pifio setup (installs Debian package qemu-system-x86)")
@@ -205,11 +240,11 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
                                 initramfs.run_archive(script, files or {}, genv))
 
     # disks
-    cmd = [qemu, "-accel", "tcg", "-cpu", "max", "-smp", str(smp), "-m", mem,
+    cmd = [qemu, *accel, "-cpu", "max", "-smp", str(smp), "-m", mem,
            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
            "-serial", f"file:{run_dir / 'console.log'}", "-monitor", "none",
            "-kernel", str(k.bzimage), "-initrd", str(initrd)]
-    cmdline = f"{BASE_CMDLINE} {cmdline_extra}".strip()
+    cmdline = f"{cmd_base} {cmdline_extra}".strip()
     cmd += ["-append", cmdline, "-device", "nvme,id=nvme0,serial=pifio0"]
     temp_backing = []
     for n in nss:
@@ -285,7 +320,8 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     ns_info = _namespaces(results_dir / "namespaces.tsv", nss)
     res = GuestResult(rc=rc, timed_out=timed_out, console_log=console, results_dir=results_dir,
                       run_dir=run_dir, kernel=k.describe(), cmdline=cmdline, qemu_cmd=cmd,
-                      namespaces=ns_info, boot_s=markers.get("host_init_s"), wall_s=wall, markers=markers)
+                      namespaces=ns_info, boot_s=markers.get("host_init_s"), wall_s=wall, markers=markers,
+                      clock=clock_desc)
     if timed_out:
         log(f"guest timed out after {timeout:.0f} s; console: {console}")
     if not keep_run_dir and res.ok:
