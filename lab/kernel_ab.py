@@ -28,6 +28,13 @@ from . import kernel_scenarios as S
 from .common import CACHE, RESULTS, PifioError, log, read_json, run, write_json
 
 BOOT_TIMEOUT = 600
+# The guest clock of ab and bisect runs: icount makes guest CPU time an
+# instruction count (lab/guest.py clock_args), so "guest CPU per I/O"
+# repeats across boots on a loaded host. Lab figures are in icount time.
+CLOCK = "icount"
+ICOUNT_SHIFT = 0
+RUNS = 2        # boots per side; x SPEED_REPS fio runs each = samples per side
+CPU_METRIC = "guest CPU per I/O"
 ALIASES = {"dm-linear-read": "dm-linear/*/read-verify",
            "kernel-pi": "kernel-pi/*", "passthrough": "passthrough/*"}
 
@@ -58,14 +65,17 @@ def _fio_meta() -> dict:
 
 
 def run_suite(kernel_dir, scenarios: list[S.Scenario], run_id: str, cmdline_extra: str = "",
-              results: Path = RESULTS, modules=()) -> dict:
+              results: Path = RESULTS, modules=(), clock: str = CLOCK, icount_shift: int = ICOUNT_SHIFT) -> dict:
     """Boot kernel_dir once, run the scenarios, store results/<run_id>/. Returns
-    {scenario: {"status": pass|fail|skip, "why": ...}} plus "_boot" info."""
+    {scenario: {"status": pass|fail|skip, "why": ...}} plus "_boot" info.
+    clock: the guest clock (lab.guest.clock_args); recorded as host.clock in
+    meta.json, a field analysis refuses to mix."""
     from . import guest
     nss = [guest.Namespace(format=f, size=S.NS_SIZE, nsid=n) for n, f in S.NAMESPACES.items()]
     t0 = time.monotonic()
     r = guest.boot_and_run(str(kernel_dir), nss, S.suite_script(scenarios), timeout=BOOT_TIMEOUT,
-                           cmdline_extra=cmdline_extra, modules=list(modules))
+                           cmdline_extra=cmdline_extra, modules=list(modules), clock=clock,
+                           icount_shift=icount_shift)
     wall = time.monotonic() - t0
     out = results / run_id
     if out.exists():
@@ -74,7 +84,7 @@ def run_suite(kernel_dir, scenarios: list[S.Scenario], run_id: str, cmdline_extr
     status: dict = {}
     km = (read_json(Path(kernel_dir) / "meta.json", {}) or {}) if Path(str(kernel_dir)).is_dir() else {}
     meta = {"schema": "pifio-run/1", "run_id": run_id, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "host": _host_meta(), "fio": _fio_meta(), "engine": {"version": "none (fio built-in engines)"},
+            "host": dict(_host_meta(), clock=r.clock), "fio": _fio_meta(), "engine": {"version": "none (fio built-in engines)"},
             "kernel": {"release": r.kernel.get("release"), "series": ",".join(km.get("series", [])) or "none",
                        "cmdline": r.cmdline, "base": km.get("base"), "key": km.get("key"),
                        "source": km.get("source")},
@@ -99,6 +109,12 @@ def run_suite(kernel_dir, scenarios: list[S.Scenario], run_id: str, cmdline_extr
             sm["skipped"] = why
         if word == "fail":
             sm["why"] = why
+        if sc.kind == "speed" and (out / sc.name).is_dir():
+            cpu = cpu_per_io(out / sc.name)
+            if cpu:
+                write_json(out / sc.name / "cpu.json", {"metric": CPU_METRIC, "unit": "ns", "clock": r.clock,
+                                                        "reps": cpu})
+                sm["cpu_ns_per_io"] = [c["ns_per_io"] for c in cpu]
         meta["scenarios"][sc.name] = sm
         status[sc.name] = {"status": word, "why": why}
     for extra in ("dmesg.txt", "scenario.log", "namespaces.tsv"):
@@ -111,6 +127,103 @@ def run_suite(kernel_dir, scenarios: list[S.Scenario], run_id: str, cmdline_extr
 
 def _resolve(patterns: list[str]) -> list[str]:
     return [ALIASES.get(p, p) for p in patterns]
+
+
+
+# ------------------------------------------------- guest CPU per I/O ---
+
+def _cpu_snapshot(path: Path) -> dict:
+    """/tmp/pifio-cpusnap output -> {thread sched path: (comm, runtime ns)}."""
+    comm, ns = {}, {}
+    for line in path.read_text(errors="replace").splitlines():
+        src, sep, text = line.partition(":")
+        if not sep or not src.startswith("/proc/"):
+            continue
+        if "#threads" in text:
+            comm[src] = text.rsplit(" (", 1)[0].strip()
+        elif text.startswith("se.sum_exec_runtime"):
+            try:
+                ns[src] = float(text.rsplit(":", 1)[1]) * 1e6      # printed in ms with ns digits
+            except ValueError:
+                pass
+    return {k: (comm.get(k, "?"), v) for k, v in ns.items()}
+
+
+def _who(comm: str) -> str:
+    return "fio" if comm == "fio" else "kworker" if comm.startswith("kworker") else "other"
+
+
+def cpu_per_io(sc_dir: Path) -> list[dict]:
+    """Per repetition of a speed scenario: guest threads' CPU time between
+    fio's exec_prerun and exec_postrun snapshots, per I/O fio completed.
+    Threads alive at both count their difference, threads born in between
+    all of theirs. Split into fio / kworker (kintegrityd verifies reads in
+    kworkers) / other."""
+    sys.path.insert(0, str(K.ROOT))
+    from analysis import fiojson
+    out = []
+    for js in sorted(sc_dir.glob("*.json")):
+        parts = js.name.split(".")
+        if len(parts) != 3 or not parts[1].isdigit():
+            continue
+        c0, c1 = sc_dir / f"{parts[0]}.{parts[1]}.cpu0", sc_dir / f"{parts[0]}.{parts[1]}.cpu1"
+        if not (c0.exists() and c1.exists()):
+            continue
+        try:
+            ios = sum(j.total_ios for j in fiojson.parse_file(str(js)).jobs)
+        except Exception:  # noqa: BLE001 — a broken fio output is reported by analysis
+            continue
+        a, b = _cpu_snapshot(c0), _cpu_snapshot(c1)
+        if ios <= 0 or not b:
+            continue
+        by = {"fio": 0.0, "kworker": 0.0, "other": 0.0}
+        for k, (comm, v) in b.items():
+            by[_who(comm)] += max(0.0, v - a.get(k, ("", 0.0))[1])
+        total = sum(by.values())
+        out.append({"rep": int(parts[1]), "job": parts[0], "ios": ios, "ns_per_io": round(total / ios, 1),
+                    "by": {k: round(v / ios, 1) for k, v in by.items()}})
+    return out
+
+
+def cpu_rows(a_dirs: list[Path], b_dirs: list[Path], threshold: float) -> list[dict]:
+    """analysis-style comparison rows for guest CPU per I/O (lower is better)."""
+    sys.path.insert(0, str(K.ROOT))
+    from analysis import stats
+
+    def collect(dirs):
+        vals: dict = {}
+        for d in dirs:
+            for p in sorted(d.glob("**/cpu.json")):
+                sc = str(p.parent.relative_to(d))
+                for rep in read_json(p, {}).get("reps", []):
+                    vals.setdefault(f"{sc}/{rep['job']}", []).append(rep["ns_per_io"])
+        return vals
+    va, vb = collect(a_dirs), collect(b_dirs)
+    rows = []
+    for key in sorted(set(va) & set(vb)):
+        v = stats.compare_samples(va[key], vb[key], "arithmetic", higher_is_better=False,
+                                  threshold_pct=threshold)
+        rows.append({"scenario": key, "metric": CPU_METRIC, "unit": "ns", "n_a": len(va[key]),
+                     "n_b": len(vb[key]), "a": v.mean_a, "b": v.mean_b, "change_pct": v.change_pct,
+                     "p_value": v.p_value, "test": v.test, "ci_lo": v.ci_lo, "ci_hi": v.ci_hi,
+                     "verdict": v.verdict, "note": v.note, "higher_is_better": False,
+                     "a_values": va[key], "b_values": vb[key]})
+    return rows
+
+
+def render_cpu_rows(rows: list[dict], clock: str) -> str:
+    if not rows:
+        return ""
+    unit = "ns = instructions" if clock.startswith("icount shift=0") else "ns"
+    lines = [f"{CPU_METRIC} ({unit}; guest clock: {clock}): all guest threads between fio's "
+             "prerun and postrun, / I/Os",
+             f"{'scenario':48s} {'n':>7s} {'A':>10s} {'B':>10s} {'change':>9s} {'95% CI':>18s} {'p':>8s}  verdict"]
+    for r in rows:
+        ci = f"[{r['ci_lo']:+.1f},{r['ci_hi']:+.1f}]%" if r["ci_lo"] == r["ci_lo"] else ""
+        lines.append(f"{r['scenario']:48s} {r['n_a']:>3d}/{r['n_b']:<3d} {r['a']:>10.0f} {r['b']:>10.0f} "
+                     f"{r['change_pct']:>+8.2f}% {ci:>18s} {r['p_value']:>8.4f}  {r['verdict']}"
+                     + (f"  ({r['note']})" if r.get("note") else ""))
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ ab ---
@@ -148,7 +261,7 @@ def evaluate(expect: dict, status_a: list[dict], status_b: list[dict], res: dict
     rows = res.get("rows", [])
 
     def metric_rows(pat, metric):
-        want = {"iops": "IOPS", "bw": "BW", "lat": "clat mean"}.get(metric, metric)
+        want = {"iops": "IOPS", "bw": "BW", "lat": "clat mean", "cpu": CPU_METRIC}.get(metric, metric)
         return [r for r in rows if fnmatch.fnmatch(r["scenario"], pat) and r["metric"].endswith(want)]
 
     for reg in ([expect["must_regress"]] if isinstance(expect.get("must_regress"), dict)
@@ -158,8 +271,10 @@ def evaluate(expect: dict, status_a: list[dict], status_b: list[dict], res: dict
             checks.append({"check": f"{r['scenario']} {r['metric']}: regresses >= {reg.get('min_pct', 0)}%",
                            "ok": ok, "detail": f"{r['a']:.0f} -> {r['b']:.0f} ({r['change_pct']:+.1f}%), "
                                                f"p={r['p_value']:.3g}, {r['verdict']}"})
-    for pat in expect.get("no_change", []):
-        for r in metric_rows(pat, "iops"):
+    nc = expect.get("no_change", [])
+    for item in ([nc] if isinstance(nc, (str, dict)) else nc):
+        pat, metric = (item, "iops") if isinstance(item, str) else (item["scenario"], item.get("metric", "iops"))
+        for r in metric_rows(pat, metric):
             ok = r["verdict"] in ("within noise",)
             checks.append({"check": f"{r['scenario']} {r['metric']}: no change", "ok": ok,
                            "detail": f"{r['a']:.0f} -> {r['b']:.0f} ({r['change_pct']:+.1f}%), "
@@ -167,14 +282,17 @@ def evaluate(expect: dict, status_a: list[dict], status_b: list[dict], res: dict
     return checks
 
 
-def compare_runs(a_dirs: list[Path], b_dirs: list[Path], threshold: float) -> dict:
+def compare_runs(a_dirs: list[Path], b_dirs: list[Path], threshold: float, vary=()) -> dict:
+    """analysis compare of the two sides; `vary`: fixed run fields allowed to
+    differ besides kernel release/series (kernel.cmdline with --cmdline-b)."""
     sys.path.insert(0, str(K.ROOT))
     from analysis import compare as cmp
+    from analysis.meta import DEFAULT_VARY
     from analysis.store import Store
     store = Store(":memory:")
     a = cmp.load_side(store, ",".join(map(str, a_dirs)), str(RESULTS))
     b = cmp.load_side(store, ",".join(map(str, b_dirs)), str(RESULTS))
-    res = cmp.compare(store, a, b, threshold)
+    res = cmp.compare(store, a, b, threshold, vary=tuple(DEFAULT_VARY) + tuple(vary))
     res["text"] = cmp.render_text(res)
     return res
 
@@ -183,7 +301,14 @@ def main(argv) -> int:
     ap = argparse.ArgumentParser(prog="pifio ab", description="patched (B) vs unpatched (A) lab kernel")
     ap.add_argument("--base", default="7.3")
     ap.add_argument("--series", required=True)
-    ap.add_argument("--runs", type=int, default=5, help="boots per side, interleaved A B A B (default 5)")
+    ap.add_argument("--runs", type=int, default=RUNS,
+                    help=f"boots per side, interleaved A B A B (default {RUNS}); each boot runs every speed "
+                         f"scenario {S.SPEED_REPS} times")
+    ap.add_argument("--clock", choices=["icount", "realtime"], default=CLOCK,
+                    help="guest clock (default icount: guest CPU time = instruction count, repeatable on a "
+                         "loaded host; realtime: QEMU follows the host clock)")
+    ap.add_argument("--icount-shift", type=int, default=ICOUNT_SHIFT,
+                    help="icount: 2**N ns per guest instruction (default 0)")
     ap.add_argument("--scenario", action="append", help="glob(s) of scenarios (default: all)")
     ap.add_argument("--threshold", type=float, default=2.0, help="minimum effect in %% (default 2)")
     ap.add_argument("--cmdline-b", default="", help="extra kernel command line for B (e.g. t10_pi.delay_ns=500)")
@@ -210,16 +335,20 @@ def main(argv) -> int:
                                                ("B", kd_b, sb, db, f"{a.cmdline} {a.cmdline_b}".strip())):
                 rid = f"{abid}-{side}{i + 1}"
                 log(f"ab {a.series}: run {i + 1}/{a.runs} side {side} ({time.monotonic() - t_start:.0f} s)")
-                st = run_suite(kd, scen, rid, extra)
+                st = run_suite(kd, scen, rid, extra, clock=a.clock, icount_shift=a.icount_shift)
                 acc.append(st)
                 dirs.append(RESULTS / rid)
                 brief = ", ".join(f"{k.split('/')[0]}/{k.split('/')[2]}:{v['status']}"
                                   for k, v in st.items() if not k.startswith("_"))
                 log(f"ab {a.series}: {side}{i + 1}: {brief} ({st['_boot']['wall_s']} s)")
-        res = compare_runs(da, db, a.threshold)
+        res = compare_runs(da, db, a.threshold, vary=("kernel.cmdline",) if a.cmdline_b else ())
+        clock = (read_json(da[0] / "meta.json", {}) or {}).get("host", {}).get("clock", a.clock)
+        crow = [] if res.get("refused") else cpu_rows(da, db, a.threshold)
+        res["rows"] = list(res.get("rows", [])) + crow
         checks = evaluate(man.get("expect", {}), sa, sb, res)
         total = time.monotonic() - t_start
-        rep = {"series": a.series, "base": a.base, "runs": a.runs, "a": str(kd_a), "b": str(kd_b),
+        rep = {"series": a.series, "base": a.base, "runs": a.runs, "reps_per_run": S.SPEED_REPS,
+               "clock": clock, "a": str(kd_a), "b": str(kd_b),
                "a_runs": [d.name for d in da], "b_runs": [d.name for d in db],
                "build_seconds": {"A": round(tb - ta, 1), "B": round(t_built - tb, 1)},
                "total_seconds": round(total, 1), "expect": man.get("expect", {}), "checks": checks,
@@ -227,10 +356,12 @@ def main(argv) -> int:
         outd = RESULTS / abid
         outd.mkdir(parents=True, exist_ok=True)
         write_json(outd / "report.json", rep)
-        lines = [f"pifio ab: {a.base} vs {a.base}+{a.series}, {a.runs} runs per side, interleaved",
-                 f"A: {kd_a}  B: {kd_b}",
+        lines = [f"pifio ab: {a.base} vs {a.base}+{a.series}, {a.runs} boots per side, interleaved, "
+                 f"{S.SPEED_REPS} fio runs per speed scenario per boot; guest clock: {clock}",
+                 f"A: {kd_a}  B: {kd_b}" + (f"  B cmdline: {a.cmdline_b}" if a.cmdline_b else ""),
                  f"builds: A {rep['build_seconds']['A']} s, B {rep['build_seconds']['B']} s; total {total:.0f} s",
-                 "", res["text"], "", "expectations (kernel-patches/%s/manifest.json):" % a.series]
+                 "", res["text"], "", render_cpu_rows(crow, clock), "",
+                 "expectations (kernel-patches/%s/manifest.json):" % a.series]
         for c in checks:
             mark = {True: "OK  ", False: "FAIL", None: "SKIP"}[c["ok"]]
             lines.append(f"  {mark} {c['check']}: {c['detail']}")
@@ -259,8 +390,10 @@ def bisect_main(argv) -> int:
                                              "kernel-patches/config/lab.config, run a scenario; exit 0 good, "
                                              "1 bad, 125 skip")
     ap.add_argument("--scenario", required=True, help="scenario name/glob or alias (dm-linear-read, kernel-pi)")
-    ap.add_argument("--metric", choices=["iops", "bw", "lat"], help="judge a speed scenario by this metric")
-    ap.add_argument("--threshold", type=float, help="bad when iops/bw below (lat above) this value")
+    ap.add_argument("--metric", choices=["iops", "bw", "lat", "cpu"],
+                    help="judge a speed scenario by this metric (cpu: guest CPU ns per I/O, the repeatable one "
+                         "under the icount clock)")
+    ap.add_argument("--threshold", type=float, help="bad when iops/bw below (lat/cpu above) this value")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--tree", default=".", help="kernel tree (default cwd)")
     ap.add_argument("--cmdline", default="")
@@ -309,13 +442,16 @@ def bisect_main(argv) -> int:
         if not values:
             return 125
         med = statistics.median(values)
-        bad = med > a.threshold if a.metric == "lat" else med < a.threshold
+        bad = med > a.threshold if a.metric in ("lat", "cpu") else med < a.threshold
         log(f"bisect: {a.metric} median {med:.1f} vs threshold {a.threshold} -> {'bad' if bad else 'good'}")
         return 1 if bad else 0
     return 0
 
 
 def _metric_value(d: Path, metric: str):
+    if metric == "cpu":
+        reps = (read_json(d / "cpu.json", {}) or {}).get("reps", [])
+        return statistics.median(r["ns_per_io"] for r in reps) if reps else None
     sys.path.insert(0, str(K.ROOT))
     from analysis import fiojson
     vals = []

@@ -22,10 +22,22 @@ from dataclasses import dataclass, field
 NAMESPACES = {1: "512+8/t1", 2: "4096+8/t1", 3: "4096+0"}
 NS_SIZE = 96 << 20
 
-# fio settings shared by the speed scenarios. TCG: a 4 KiB read costs ~100 us.
-SPEED_RUNTIME = 6
-SPEED_FIO = ("--ioengine=io_uring --direct=1 --bs=4k --time_based --runtime={rt} --ramp_time=1 "
-             "--size=32m --randrepeat=0 --norandommap --output-format=json+")
+# Speed scenarios: fio runs SPEED_REPS times in one boot, SPEED_IOS random
+# 4 KiB I/Os each (a count, not a time: under the lab's icount clock guest
+# time includes host-dependent jumps while the vCPU idles, so a time-based
+# run would do a host-dependent amount of work). Each repetition leaves
+# <job>.<i>.json (analysis sees SPEED_REPS samples per boot) and, from fio's
+# exec_prerun/exec_postrun right around the I/O loop, <job>.<i>.cpu0/.cpu1:
+# snapshots of every guest thread's CFS runtime. Their difference over the
+# I/Os is "guest CPU per I/O" (lab/kernel_ab.py): fio's own time plus the
+# kintegrityd workers that verify reads (fio's usr/sys misses those). Under
+# icount it is an instruction count (shift 0: 1 ns = 1 instruction) and
+# repeats within ~1 % across boots on a loaded host; IOPS do not.
+SPEED_IOS = 8000
+SPEED_REPS = 3
+SPEED_FIO = ("--ioengine=io_uring --direct=1 --bs=4k --size=32m --io_size=4g --number_ios={ios} "
+             "--randrepeat=0 --norandommap --output-format=json+ "
+             "--exec_prerun=/tmp/pifio-cpusnap --exec_postrun=/tmp/pifio-cpusnap")
 
 COMMON = r'''
 fail() { echo "fail $*" > "$SC/status"; echo "SCENARIO $SC FAIL: $*"; }
@@ -40,6 +52,16 @@ end_ok() {
     fi
 }
 need() { command -v "$1" > /dev/null 2>&1; }
+# CPU snapshot for the speed scenarios (fio exec_prerun/exec_postrun): uptime,
+# the cpu line of /proc/stat, and every thread's CFS runtime (ns precision
+# when sched_clock is the TSC, i.e. under the icount clock).
+cat > /tmp/pifio-cpusnap <<'SNAP'
+#!/bin/sh
+cat /proc/uptime
+head -n 1 /proc/stat
+grep -H -e '#threads' -e se.sum_exec_runtime /proc/[0-9]*/task/[0-9]*/sched 2>/dev/null
+SNAP
+chmod +x /tmp/pifio-cpusnap
 '''
 
 
@@ -86,7 +108,8 @@ fi
 
 def _speed(stack: str, fmt_tag: str, nsid: int, rw: str, qd: int, passthrough: bool = False) -> Scenario:
     name = f"{stack}/{fmt_tag}/{rw}-qd{qd}"
-    opts = SPEED_FIO.format(rt=SPEED_RUNTIME)
+    job = f"{rw}-qd{qd}"
+    opts = SPEED_FIO.format(ios=SPEED_IOS)
     if passthrough:
         dev = f"$PIFIO_NG_{nsid}"
         opts = opts.replace("--ioengine=io_uring --direct=1", "--ioengine=io_uring_cmd --cmd_type=nvme")
@@ -97,12 +120,19 @@ begin {name}
 if ! need fio; then skip "fio missing in the guest"; else
     [ -e /results/.prefilled-{nsid} ] || {{ fio --name=prefill --filename=$PIFIO_BLK_{nsid} --rw=write --bs=128k --direct=1 \
         --ioengine=psync --size=32m --output-format=terse > /dev/null 2>&1; touch /results/.prefilled-{nsid}; }}
-    fio --name={rw}-qd{qd} --filename={dev} --rw={rw} --iodepth={qd} {opts} > "$SC/{rw}-qd{qd}.json" 2> "$SC/fio.err" \
-        || fail "fio failed: $(head -c 300 $SC/fio.err)"
+    i=1
+    while [ $i -le {SPEED_REPS} ]; do
+        ( cd "$SC" && fio --name={job} --filename={dev} --rw={rw} --iodepth={qd} {opts} > "{job}.$i.json" 2> fio.err ) \
+            || {{ fail "fio failed: $(head -c 300 $SC/fio.err)"; break; }}
+        mv "$SC/{job}.prerun.txt" "$SC/{job}.$i.cpu0" 2>/dev/null; mv "$SC/{job}.postrun.txt" "$SC/{job}.$i.cpu1" 2>/dev/null
+        i=$((i + 1))
+    done
     end_ok
 fi
 '''
-    return Scenario(name, "speed", s, ("fio",))
+    return Scenario(name, "speed", s, ("fio",),
+                    f"4 KiB {rw} QD{qd} on {'/dev/ng (passthrough, no kernel PI)' if passthrough else '/dev/nvme'} "
+                    f"{fmt_tag}, {SPEED_REPS} x {SPEED_IOS} I/Os")
 
 
 SCENARIOS: list[Scenario] = [

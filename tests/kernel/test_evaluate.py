@@ -47,6 +47,16 @@ res["rows"][1].update(verdict="regressed", change_pct=-4.0)
 c = evaluate(exp, [], [], res)
 if [x["ok"] for x in c] != [False, False]:
     bad.append(f"too-small regression / passthrough change not flagged: {c}")
+
+# guest CPU per I/O rows (lab/kernel_ab.cpu_rows: lower is better, regressed = B costs more)
+res = {"rows": [dict(row("kernel-pi/4096+8t1/randread-qd8/randread-qd8", "regressed", 210.0), metric="guest CPU per I/O"),
+                dict(row("passthrough/4096+0/randread-qd8/randread-qd8", "within noise", -0.3), metric="guest CPU per I/O"),
+                row("passthrough/4096+0/randread-qd8/randread-qd8", "improved", 40.0)]}   # icount IOPS: not judged
+exp = {"must_regress": [{"scenario": "kernel-pi/*", "metric": "cpu", "min_pct": 20}],
+       "no_change": [{"scenario": "passthrough/*", "metric": "cpu"}]}
+c = evaluate(exp, [], [], res)
+if [x["ok"] for x in c] != [True, True]:
+    bad.append(f"cpu expectations met not recognised: {c}")
 if bad:
     print("\n".join("FAIL " + b for b in bad))
     sys.exit(1)

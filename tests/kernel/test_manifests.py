@@ -36,13 +36,17 @@ for d in sorted((ROOT / "kernel-patches").iterdir()):
             if "Signed-off-by:" not in t:
                 bad.append(f"{p.name}: no Signed-off-by")
     exp = m.get("expect", {})
-    for key in ("must_fail", "no_change"):
-        if key in exp and not all(isinstance(x, str) for x in exp[key]):
-            bad.append(f"{d.name}: expect.{key} must be a list of scenario globs")
+    if "must_fail" in exp and not all(isinstance(x, str) for x in exp["must_fail"]):
+        bad.append(f"{d.name}: expect.must_fail must be a list of scenario globs")
+    if "no_change" in exp and not all(isinstance(x, str) or (isinstance(x, dict) and "scenario" in x)
+                                      for x in exp["no_change"]):
+        bad.append(f"{d.name}: expect.no_change must be scenario globs or {{scenario, metric}}")
     if "must_regress" in exp:
         for r in exp["must_regress"]:
             if not {"scenario", "metric", "min_pct"} <= set(r):
                 bad.append(f"{d.name}: must_regress entry needs scenario, metric, min_pct")
+            elif r["metric"] not in ("iops", "bw", "lat", "cpu"):
+                bad.append(f"{d.name}: must_regress metric {r['metric']!r}: want iops, bw, lat or cpu")
 
 for want in ("stacked-verify", "slow-guard", "2017-revert-stop-abusing-bi_end_io"):
     if want not in names:
