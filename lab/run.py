@@ -68,6 +68,7 @@ def _parse(argv):
     ap.add_argument("--host-dev", action="append", metavar="/dev/ngXnY[=SPEC]",
                     help="run the jobs on this host's real NVMe namespace instead of the lab (lab/hostrun.py); "
                     "destroys its data, so needs --destroy-data")
+    ap.add_argument("--no-build", action="store_true", help="do not run set-up and build first (use build/ as it is)")
     ap.add_argument("--destroy-data", action="store_true", help="confirm that --host-dev namespaces may be overwritten")
     return ap.parse_args(argv)
 
@@ -334,6 +335,14 @@ def pi_cost_table(rdir: Path, scs: list[Scenario]) -> str:
 
 def main(argv) -> int:
     a = _parse(argv)
+    if not a.no_build:
+        # The main job sets up and builds whatever is missing (cheap when warm).
+        from . import build
+        try:
+            build.configure_and_build()
+        except PifioError as e:
+            print(f"pifio run: set-up/build failed: {e}", file=sys.stderr)
+            return 1
     if a.host_dev:
         from . import hostrun
         return hostrun.main(a)

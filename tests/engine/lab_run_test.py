@@ -47,7 +47,7 @@ def main() -> int:
         return SKIP
     tmp = tempfile.TemporaryDirectory(prefix="pifio-run-")
     root = Path(tmp.name)
-    argv = ["--kernel", args.kernel, "--stack", "none", "--no-pi-cost", "--size", "2M", "--runtime", "2",
+    argv = ["--no-build", "--kernel", args.kernel, "--stack", "none", "--no-pi-cost", "--size", "2M", "--runtime", "2",
             "--ns-size", "64M", "--results", str(root), "--run-id", "t"]
     for s in SPECS:
         argv += ["--ns", s]

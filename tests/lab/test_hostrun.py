@@ -22,7 +22,7 @@ def check(cond, what):
 
 
 def pifio(*args):
-    r = subprocess.run([str(ROOT / "pifio"), "run", *args], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([str(ROOT / "pifio"), "run", "--no-build", *args], capture_output=True, text=True, timeout=60)
     return r.returncode, r.stderr
 
 
