@@ -4,6 +4,10 @@ ab:     build A (base) and B (base + series) from the same tree and config,
         boot each `--runs` times interleaved A B A B …, one results/<run-id>/
         per boot, compare with analysis (Mann-Whitney/bootstrap, min effect),
         check the series manifest's expectations, write the report.
+        Guests run on QEMU's icount clock (host.clock in meta.json) and speed
+        is judged by guest CPU per I/O (cpu_per_io): under TCG on a shared
+        host, IOPS follow host load and do not repeat; guest instruction
+        counts do (kernel-patches/README.md, "How ab measures speed").
 bisect: `git bisect run ./pifio bisect --scenario X` in a kernel tree: build
         the checked-out commit with lab.config (incremental, one object dir
         per tree), run X, exit 0 good / 1 bad / 125 skip.
