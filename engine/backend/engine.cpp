@@ -315,7 +315,24 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
             p.sq_thread_cpu = unsigned(o.sqthread_poll_cpu);
         }
     }
+    // As fio's io_uring engine: one task submits and reaps, so completions
+    // need no IPI (COOP_TASKRUN) and their task work runs when we reap
+    // (DEFER_TASKRUN) instead of interrupting the submitter. Not with SQPOLL
+    // (EINVAL); dropped on kernels that lack them (< 5.19 / 6.1).
+    const unsigned base_flags = p.flags;
+    if (!o.sqthread_poll)
+        p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
     int ret = io_uring_queue_init_params(entries, &e->ring_, &p);
+    if (ret == -EINVAL && p.flags != base_flags) {
+        p = io_uring_params{};
+        p.flags = base_flags | IORING_SETUP_COOP_TASKRUN;
+        ret = io_uring_queue_init_params(entries, &e->ring_, &p);
+        if (ret == -EINVAL) {
+            p = io_uring_params{};
+            p.flags = base_flags;
+            ret = io_uring_queue_init_params(entries, &e->ring_, &p);
+        }
+    }
     if (ret < 0) {
         std::string hint;
         if (ret == -EINVAL && (flags & IORING_SETUP_SQE128))
@@ -601,6 +618,11 @@ unsigned Engine::reap(unsigned n, unsigned max) noexcept {
 int Engine::getevents(unsigned min, unsigned max, const struct timespec* t) noexcept {
     if (max > done_.size()) max = unsigned(done_.size());
     unsigned n = reap(0, max);
+    if (n == 0 && min == 0 && (ring_flags_ & IORING_SETUP_DEFER_TASKRUN)) {
+        // Deferred completions post only when we enter the kernel to get events.
+        io_uring_get_events(&ring_);
+        n = reap(0, max);
+    }
     while (n < min) {
         struct io_uring_cqe* cqe = nullptr;
         int ret;
