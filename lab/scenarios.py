@@ -117,6 +117,11 @@ class Scenario:
                      {"ioengine": "io_uring", "direct": 1})
             if self.cost in ("uring-pi", "passthrough"):
                 o.update(md_per_io_size=8, **upi)
+                if self.cost == "uring-pi":
+                    # fio 3.41's io_uring engine refuses PI with any mask but 0xffff
+                    # ("io_uring with metadata requires an apptag_mask of 0xffff");
+                    # its pi_chk has no APPTAG here, so the app tag is not checked anyway.
+                    o["apptag_mask"] = "0xffff"
             elif self.cost == "pract":
                 o["pi_act"] = 1
                 o["pi_chk"] = "GUARD,REFTAG"
