@@ -33,6 +33,23 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 SKIP = 77
+
+
+def lab_preflight(engine: Path) -> int | None:
+    """Why a lab test cannot run: SKIP (lab or QEMU missing), 1 (engine not
+    built — a build failure, never a skip), or None when it can."""
+    try:
+        from lab.guest import qemu_available
+    except Exception as e:  # noqa: BLE001
+        print(f"SKIP: lab not importable: {e}")
+        return SKIP
+    if not qemu_available():
+        print("SKIP: QEMU not installed (./pifio setup)")
+        return SKIP
+    if not engine.exists():
+        print(f"FAIL: engine {engine} not built")
+        return 1
+    return None
 FORMATS = ["4096+8/t1", "512+8/t3/first", "4096+16/t1/g64", "4096+64/t2/g64/first", "512+8/t1/ext", "4096+0"]
 GUEST_ENGINE = "/usr/lib/pifio/libpifio-test.so"
 GUEST_ENGINE33 = "/usr/lib/pifio/libpifio-test-fio3.33.so"
@@ -320,17 +337,10 @@ def main() -> int:
     ap.add_argument("--timeout", type=int, default=1500)
     args = ap.parse_args()
 
-    try:
-        from lab.guest import Namespace, boot_and_run, qemu_available
-    except Exception as e:  # noqa: BLE001
-        print(f"SKIP: lab not importable: {e}")
-        return SKIP
-    if not qemu_available():
-        print("SKIP: QEMU not installed (./pifio setup)")
-        return SKIP
-    if not args.engine.exists():
-        print(f"FAIL: engine {args.engine} not built")
-        return 1
+    bad = lab_preflight(args.engine)
+    if bad is not None:
+        return bad
+    from lab.guest import Namespace, boot_and_run
     binaries = [(GUEST_ENGINE, args.engine)]
     if args.engine33 and Path(args.engine33).exists() and Path(args.fio33).exists():
         binaries += [(GUEST_ENGINE33, Path(args.engine33)), ("/usr/bin/fio-3.33", Path(args.fio33))]

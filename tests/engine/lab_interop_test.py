@@ -27,7 +27,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from lab_engine_test import GUEST_ENGINE, MiB, SKIP, Checker, Fmt, Script, engine_args  # noqa: E402
+from lab_engine_test import GUEST_ENGINE, MiB, SKIP, lab_preflight, Checker, Fmt, Script, engine_args  # noqa: E402
 
 FORMATS = ["4096+8/t1", "512+8/t3/first", "4096+16/t1/g64", "4096+64/t2/g64/first", "512+8/t1/ext"]
 SIZE_MIB = 4
@@ -68,17 +68,10 @@ def main() -> int:
     ap.add_argument("--kernel", default="7.3")
     ap.add_argument("--timeout", type=int, default=900)
     args = ap.parse_args()
-    try:
-        from lab.guest import Namespace, boot_and_run, qemu_available
-    except Exception as e:  # noqa: BLE001
-        print(f"SKIP: lab not importable: {e}")
-        return SKIP
-    if not qemu_available():
-        print("SKIP: QEMU not installed (./pifio setup)")
-        return SKIP
-    if not args.engine.exists():
-        print(f"FAIL: engine {args.engine} not built")
-        return 1
+    bad = lab_preflight(args.engine)
+    if bad is not None:
+        return bad
+    from lab.guest import Namespace, boot_and_run
     nss = [Namespace(spec, size=(3 * SIZE_MIB + 4) * MiB * 2) for spec in FORMATS]
     try:
         r = boot_and_run(args.kernel, nss, script=build().text(), binaries=[(GUEST_ENGINE, args.engine)],

@@ -30,7 +30,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from lab_engine_test import GUEST_ENGINE, SKIP, Checker, Fmt, Script, engine_args  # noqa: E402
+from lab_engine_test import GUEST_ENGINE, SKIP, lab_preflight, Checker, Fmt, Script, engine_args  # noqa: E402
 
 FORMATS = ["4096+8/t1", "512+8/t1/ext", "4096+16/t1/g64"]
 SIZE_MIB = 1
@@ -68,18 +68,11 @@ def main() -> int:
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--keep", type=Path, help="keep backing files here (default: a temp dir)")
     args = ap.parse_args()
-    try:
-        from analysis.meta import parse_pi_report
-        from lab.guest import Namespace, boot_and_run, qemu_available
-    except Exception as e:  # noqa: BLE001
-        print(f"SKIP: lab not importable: {e}")
-        return SKIP
-    if not qemu_available():
-        print("SKIP: QEMU not installed (./pifio setup)")
-        return SKIP
-    if not args.engine.exists():
-        print(f"FAIL: engine {args.engine} not built")
-        return 1
+    bad = lab_preflight(args.engine)
+    if bad is not None:
+        return bad
+    from analysis.meta import parse_pi_report
+    from lab.guest import Namespace, boot_and_run
     fmts = [Fmt(x) for x in FORMATS]
     tmp = tempfile.TemporaryDirectory(prefix="pifio-media-")
     keep = args.keep or Path(tmp.name)

@@ -27,7 +27,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from lab_engine_test import GUEST_ENGINE, SKIP, Checker, Script  # noqa: E402
+from lab_engine_test import GUEST_ENGINE, SKIP, lab_preflight, Checker, Script  # noqa: E402
 
 NUMJOBS = 4
 REGION_MIB = 8
@@ -74,17 +74,10 @@ def main() -> int:
     ap.add_argument("--runtime", type=int, default=40)
     ap.add_argument("--rss-bound", type=int, default=512, help="max VmRSS growth per fio process (KiB)")
     args = ap.parse_args()
-    try:
-        from lab.guest import Namespace, boot_and_run, qemu_available
-    except Exception as e:  # noqa: BLE001
-        print(f"SKIP: lab not importable: {e}")
-        return SKIP
-    if not qemu_available():
-        print("SKIP: QEMU not installed (./pifio setup)")
-        return SKIP
-    if not args.engine.exists():
-        print(f"FAIL: engine {args.engine} not built")
-        return 1
+    bad = lab_preflight(args.engine)
+    if bad is not None:
+        return bad
+    from lab.guest import Namespace, boot_and_run
     ns = Namespace("4096+8/t1", size=(NUMJOBS * REGION_MIB + 4) << 20)
     try:
         r = boot_and_run(args.kernel, [ns], script=build(args.runtime).text(), binaries=[(GUEST_ENGINE, args.engine)],
