@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import cpusnap
 from . import kernel as K
 from . import kernel_scenarios as S
 from .common import CACHE, RESULTS, PifioError, log, read_json, run, write_json
@@ -38,7 +39,7 @@ BOOT_TIMEOUT = 600
 CLOCK = "icount"
 ICOUNT_SHIFT = 0
 RUNS = 2        # boots per side; x SPEED_REPS fio runs each = samples per side
-CPU_METRIC = "guest CPU per I/O"
+CPU_METRIC = cpusnap.METRIC
 ALIASES = {"dm-linear-read": "dm-linear/*/read-verify",
            "kernel-pi": "kernel-pi/*", "passthrough": "passthrough/*"}
 
@@ -136,57 +137,7 @@ def _resolve(patterns: list[str]) -> list[str]:
 
 # ------------------------------------------------- guest CPU per I/O ---
 
-def _cpu_snapshot(path: Path) -> dict:
-    """/tmp/pifio-cpusnap output -> {thread sched path: (comm, runtime ns)}."""
-    comm, ns = {}, {}
-    for line in path.read_text(errors="replace").splitlines():
-        src, sep, text = line.partition(":")
-        if not sep or not src.startswith("/proc/"):
-            continue
-        if "#threads" in text:
-            comm[src] = text.rsplit(" (", 1)[0].strip()
-        elif text.startswith("se.sum_exec_runtime"):
-            try:
-                ns[src] = float(text.rsplit(":", 1)[1]) * 1e6      # printed in ms with ns digits
-            except ValueError:
-                pass
-    return {k: (comm.get(k, "?"), v) for k, v in ns.items()}
-
-
-def _who(comm: str) -> str:
-    return "fio" if comm == "fio" else "kworker" if comm.startswith("kworker") else "other"
-
-
-def cpu_per_io(sc_dir: Path) -> list[dict]:
-    """Per repetition of a speed scenario: guest threads' CPU time between
-    fio's exec_prerun and exec_postrun snapshots, per I/O fio completed.
-    Threads alive at both count their difference, threads born in between
-    all of theirs. Split into fio / kworker (kintegrityd verifies reads in
-    kworkers) / other."""
-    sys.path.insert(0, str(K.ROOT))
-    from analysis import fiojson
-    out = []
-    for js in sorted(sc_dir.glob("*.json")):
-        parts = js.name.split(".")
-        if len(parts) != 3 or not parts[1].isdigit():
-            continue
-        c0, c1 = sc_dir / f"{parts[0]}.{parts[1]}.cpu0", sc_dir / f"{parts[0]}.{parts[1]}.cpu1"
-        if not (c0.exists() and c1.exists()):
-            continue
-        try:
-            ios = sum(j.total_ios for j in fiojson.parse_file(str(js)).jobs)
-        except Exception:  # noqa: BLE001 — a broken fio output is reported by analysis
-            continue
-        a, b = _cpu_snapshot(c0), _cpu_snapshot(c1)
-        if ios <= 0 or not b:
-            continue
-        by = {"fio": 0.0, "kworker": 0.0, "other": 0.0}
-        for k, (comm, v) in b.items():
-            by[_who(comm)] += max(0.0, v - a.get(k, ("", 0.0))[1])
-        total = sum(by.values())
-        out.append({"rep": int(parts[1]), "job": parts[0], "ios": ios, "ns_per_io": round(total / ios, 1),
-                    "by": {k: round(v / ios, 1) for k, v in by.items()}})
-    return out
+cpu_per_io = cpusnap.cpu_per_io      # lab/cpusnap.py (shared with the PI cost table)
 
 
 def cpu_rows(a_dirs: list[Path], b_dirs: list[Path], threshold: float) -> list[dict]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from . import cpusnap
 
 # Namespaces of the A/B guest (nsid -> format spec of lab.formats).
 NAMESPACES = {1: "512+8/t1", 2: "4096+8/t1", 3: "4096+0"}
@@ -37,7 +38,7 @@ SPEED_IOS = 8000
 SPEED_REPS = 3
 SPEED_FIO = ("--ioengine=io_uring --direct=1 --bs=4k --size=32m --io_size=4g --number_ios={ios} "
              "--randrepeat=0 --norandommap --output-format=json+ "
-             "--exec_prerun=/tmp/pifio-cpusnap --exec_postrun=/tmp/pifio-cpusnap")
+             + cpusnap.FIO_OPTS)
 
 COMMON = r'''
 fail() { echo "fail $*" > "$SC/status"; echo "SCENARIO $SC FAIL: $*"; }
@@ -52,17 +53,8 @@ end_ok() {
     fi
 }
 need() { command -v "$1" > /dev/null 2>&1; }
-# CPU snapshot for the speed scenarios (fio exec_prerun/exec_postrun): uptime,
-# the cpu line of /proc/stat, and every thread's CFS runtime (ns precision
-# when sched_clock is the TSC, i.e. under the icount clock).
-cat > /tmp/pifio-cpusnap <<'SNAP'
-#!/bin/sh
-cat /proc/uptime
-head -n 1 /proc/stat
-grep -H -e '#threads' -e se.sum_exec_runtime /proc/[0-9]*/task/[0-9]*/sched 2>/dev/null
-SNAP
-chmod +x /tmp/pifio-cpusnap
 '''
+COMMON += cpusnap.INSTALL   # /tmp/pifio-cpusnap for the speed scenarios (lab/cpusnap.py)
 
 
 @dataclass
@@ -124,7 +116,7 @@ if ! need fio; then skip "fio missing in the guest"; else
     while [ $i -le {SPEED_REPS} ]; do
         ( cd "$SC" && fio --name={job} --filename={dev} --rw={rw} --iodepth={qd} {opts} > "{job}.$i.json" 2> fio.err ) \
             || {{ fail "fio failed: $(head -c 300 $SC/fio.err)"; break; }}
-        mv "$SC/{job}.prerun.txt" "$SC/{job}.$i.cpu0" 2>/dev/null; mv "$SC/{job}.postrun.txt" "$SC/{job}.$i.cpu1" 2>/dev/null
+        {cpusnap.rename_cmd("$SC", job, "$i")}
         i=$((i + 1))
     done
     end_ok
