@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 
 from . import compare as cmp
 from . import plots, stats
@@ -131,6 +132,33 @@ def _run_page(store, run: dict) -> str:
     return _page(f"run {run['run_key']}", "\n".join(body))
 
 
+PI_COST_LABELS = {"nopi": "no PI", "kernel": "kernel PI", "uring-pi": "uring PI attrs",
+                  "passthrough": "passthrough PI", "pract": "PRACT"}
+
+
+def pi_cost_cpu(runs) -> dict:
+    """{kernel label: {PI path label: median guest CPU us per I/O}} from the PI
+    cost scenarios of `./pifio run` (meta pi_path, <scenario>/cpu.json written
+    by lab/run.py; pifio engine, reads and writes, QD1 and QD32 together)."""
+    import json
+    import statistics
+    acc = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        if run["kind"] != "run":
+            continue
+        label = cmp.side_label([run], run["run_key"])
+        for sc, sm in (run["meta"].get("scenarios") or {}).items():
+            path = sm.get("pi_path")
+            if path not in PI_COST_LABELS or sm.get("engine") != "pifio" or sm.get("skipped"):
+                continue
+            try:
+                reps = json.loads((Path(run["source"]) / sc / "cpu.json").read_text()).get("reps", [])
+            except (OSError, ValueError):
+                continue
+            acc[label][PI_COST_LABELS[path]] += [r["ns_per_io"] / 1000 for r in reps if r.get("ns_per_io")]
+    return {k: {m: statistics.median(v) for m, v in d.items() if v} for k, d in acc.items()}
+
+
 def pi_cost_data(store, runs) -> dict:
     """{kernel label: {"no PI"|"kernel PI"|"userspace PI": harmonic-mean read+write IOPS}} from scenario pi_mode."""
     names = {"none": "no PI", "off": "no PI", "kernel": "kernel PI", "user": "userspace PI",
@@ -233,8 +261,14 @@ def _write(store, outdir, tmp, extra_comparisons, max_trends) -> str:
         # the newest comparison inline, so the index shows the table at once
         idx.append(f"<h2>Latest comparison: {_e(comps[-1][0])}</h2>" + comparison_table(comps[-1][1]))
 
+    cpu = pi_cost_cpu(runs)
     pc = pi_cost_data(store, runs)
-    if pc:
+    if cpu:
+        idx.append("<h2>Cost of PI</h2><p class='muted'>guest CPU per 4 KiB I/O (icount: 1 us = 1000 guest "
+                   "instructions), pifio engine, median over the PI cost jobs of each run; lower is better</p>" +
+                   _img(plots.pi_cost(cpu, tmp, metric="guest CPU us per I/O",
+                                      modes=list(PI_COST_LABELS.values())), "PI cost"))
+    elif pc:
         idx.append("<h2>Cost of PI</h2>" + _img(plots.pi_cost(pc, tmp), "PI cost"))
     series = trend_series(store, runs, flags)
     if series:

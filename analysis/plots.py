@@ -96,16 +96,17 @@ def interval_bars(groups: dict, outdir: str, name="iops", ylabel="IOPS (harmonic
     return _save(fig, outdir, name)
 
 
-def pi_cost(data: dict, outdir: str, name="pi-cost", metric="IOPS") -> str:
-    """data: {kernel: {"no PI": v, "kernel PI": v, "userspace PI": v}} -> grouped bars."""
-    modes = ["no PI", "kernel PI", "userspace PI"]
+def pi_cost(data: dict, outdir: str, name="pi-cost", metric="IOPS", modes=None) -> str:
+    """data: {kernel: {mode: v}} -> grouped bars, one group per kernel, each
+    bar annotated with its change against "no PI" (modes: the bars, in order)."""
+    modes = list(modes or ["no PI", "kernel PI", "userspace PI"])
     kernels = list(data)
     fig, ax = plt.subplots(figsize=(max(6, 2 * len(kernels) + 2), 4.5))
     width = 0.8 / len(modes)
     x = np.arange(len(kernels))
     for i, m in enumerate(modes):
         vals = [data[k].get(m, 0) or 0 for k in kernels]
-        bars = ax.bar(x + (i - 1) * width, vals, width, color=COLORS[i], label=m)
+        bars = ax.bar(x + (i - (len(modes) - 1) / 2) * width, vals, width, color=COLORS[i % len(COLORS)], label=m)
         for k, b in zip(kernels, bars):
             base = data[k].get("no PI")
             v = data[k].get(m)
@@ -115,7 +116,7 @@ def pi_cost(data: dict, outdir: str, name="pi-cost", metric="IOPS") -> str:
     ax.set_xticks(x)
     ax.set_xticklabels(kernels, rotation=15, ha="right", fontsize=8)
     ax.set_ylabel(metric)
-    ax.set_title(f"cost of PI: {metric} without PI, with kernel PI, with userspace PI")
+    ax.set_title(f"cost of PI: {metric} by PI path")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, outdir, name)

@@ -53,6 +53,10 @@ def _parse(argv):
                     help="per-kernel PI fast-path table (no PI, kernel auto-PI, io_uring PI attrs, passthrough, "
                     "PRACT; 4 KiB randread/randwrite QD1/QD32) on two extra namespaces; default: on for a "
                     "plain `./pifio run` and --matrix")
+    ap.add_argument("--cost-ios", type=int, default=None, help="PI cost table: I/Os per job (default "
+                    "lab/scenarios.py COST_IOS)")
+    ap.add_argument("--cost-reps", type=int, default=None, help="PI cost table: repetitions per job (default "
+                    "COST_REPS)")
     ap.add_argument("--jobs", action="append", type=Path, help="extra fio job file(s)")
     ap.add_argument("--no-default-jobs", action="store_true", help="only the --jobs files")
     ap.add_argument("--size", default="8M", help="bytes per sequential job (default 8M)")
@@ -150,50 +154,34 @@ def plan_boot(kernel: kernels.Kernel, specs: list[str], engines, stack_names, wo
     return out, nss
 
 
-def plan_pi_cost(kernel, engines, nss: list, runtime: int) -> list[Scenario]:
-    """PI cost scenarios on two namespaces of their own (appended to nss)."""
-    from .scenarios import PI_COST_FORMAT, PI_COST_NOPI, pi_cost_scenarios
-    base = len(nss)
-    nss.append(guest.Namespace(PI_COST_FORMAT, size=256 << 20, nsid=base + 1))
-    nss.append(guest.Namespace(PI_COST_NOPI, size=256 << 20, nsid=base + 2))
-    return pi_cost_scenarios(kernel, base + 1, base + 2, engines, runtime)
+def plan_pi_cost(kernel, engines, ios=None, reps=None) -> tuple[list[Scenario], list[guest.Namespace]]:
+    """PI cost scenarios and the two namespaces of their own boot (nsid 1: PI, 2: no PI)."""
+    from .scenarios import COST_IOS, COST_REPS, PI_COST_FORMAT, PI_COST_NOPI, pi_cost_scenarios
+    nss = [guest.Namespace(PI_COST_FORMAT, size=256 << 20, nsid=1),
+           guest.Namespace(PI_COST_NOPI, size=256 << 20, nsid=2)]
+    return pi_cost_scenarios(kernel, 1, 2, engines, ios or COST_IOS, reps or COST_REPS), nss
 
 
-def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Scenario], guest.GuestResult | None]:
-    k = kernels.resolve(kname, Path(a.modules) if a.modules else None)
-    workloads = [] if a.no_default_jobs else default_workloads(a.size, a.runtime)
-    nsz = _size(a.ns_size)
-    scs, nss = plan_boot(k, specs, engines, a.stack, workloads, a.jobs or [], nsz)
-    if a.pi_cost:
-        scs += plan_pi_cost(k, engines, nss, min(a.runtime, 3))
-    stamp = dt.datetime.now(dt.timezone.utc)
-    run_id = a.run_id or f"{stamp.strftime('%Y%m%d-%H%M%S')}-{Path(kname).name}"
-    if a.run_id and len(a.kernel or []) > 1:
-        run_id = f"{a.run_id}-{Path(kname).name}"
-    rdir = a.results / run_id
-    if rdir.exists():
-        raise PifioError(f"{rdir} exists; pick another --run-id")
-    rdir.mkdir(parents=True)
-    runnable = [s for s in scs if not s.skipped]
-    meta = {"schema": "pifio-run/1", "run_id": run_id, "started": stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "host": _host_meta(),
-            "kernel": {**{k_: v for k_, v in k.describe().items() if k_ != "bzimage"},
-                       "series": " ".join(k.meta.get("patches") or []), "cmdline": guest.BASE_CMDLINE},
-            "fio": {"version": _fio_version()}, "engine": _engine_meta(),
-            "guest": {"smp": a.smp, "mem": a.mem, "namespaces": [{"nsid": n.nsid, "format": n.fmt.canonical(),
-                                                                  "size": n.size} for n in nss]},
-            "command": "./pifio run " + " ".join(sys.argv[2:] if len(sys.argv) > 2 else []),
-            "scenarios": {s.name: s.meta() for s in scs}}
-    write_json(rdir / "meta.json", meta)
-    for s in scs:
-        if s.skipped:
-            log(f"skip {s.name}: {s.skipped}")
-    if not runnable:
-        log(f"{run_id}: nothing to run")
-        return rdir, scs, None
+# The PI cost boot runs on QEMU's icount clock (lab/guest.py clock_args; its
+# table is guest CPU per I/O, lab/cpusnap.py). Prefill: every mode reads the
+# same region of written blocks (unwritten ones carry escape tags nobody checks).
+COST_CLOCK = "icount"
 
+
+def _cost_prelude() -> str:
+    from . import cpusnap
+    from .scenarios import COST_SIZE
+    return (cpusnap.INSTALL +
+            "for n in 1 2; do eval B=\\$PIFIO_BLK_$n; fio --name=prefill --filename=$B --rw=write --bs=128k "
+            f"--direct=1 --ioengine=psync --size={COST_SIZE.lower()} --output-format=terse > /dev/null 2>&1 "
+            "|| echo \"PIFIO-JOB prefill $B failed\"; done\n")
+
+
+def _boot(k, label: str, runnable: list[Scenario], nss, rdir: Path, gdir: str, a, clock: str = "realtime",
+          prelude: str = "") -> guest.GuestResult:
+    """One boot running `runnable`; scenario outputs -> rdir/<scenario>/, guest logs -> rdir/<gdir>/."""
     files: dict = {}
-    script = ["set +e"]
+    script = ["set +e", prelude]
     for s in runnable:
         files.update(s.files())
         script.append(s.guest_script())
@@ -203,11 +191,11 @@ def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Sce
         if s.on_stack:
             mods += [m for m in stacks.guest_modules(s.stack, k)[0] if m not in mods]
     njobs = sum(len(s.job_names()) for s in runnable)
-    est = 60 + sum(len(s.job_names()) * (a.runtime + 30) for s in runnable)
+    est = 60 + sum(len(s.job_names()) * ((a.runtime if not s.cost else 20) + 30) for s in runnable)
     timeout = a.timeout or est
 
     from analysis.progress import Progress
-    prog = Progress(total=njobs, what=f"lab {kname}")
+    prog = Progress(total=njobs, what=label)
     prog.start("booting")
 
     def on_line(line: str):
@@ -218,13 +206,14 @@ def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Sce
             elif len(parts) >= 5 and parts[3] == "rc":
                 prog.done("" if parts[4] == "0" else f"rc {parts[4]}")
 
-    log(f"{run_id}: {len(runnable)} scenarios, {njobs} jobs on {k.release}; boot timeout {timeout} s")
+    log(f"{label}: {len(runnable)} scenarios, {njobs} jobs on {k.release}; guest clock {clock}; "
+        f"boot timeout {timeout} s")
     try:
         r = guest.boot_and_run(k, nss, script="\n".join(script), files=files, timeout=timeout,
-                               smp=a.smp, mem=a.mem, run_dir=rdir / "guest", on_line=on_line, modules=mods)
+                               smp=a.smp, mem=a.mem, run_dir=rdir / gdir, on_line=on_line, modules=mods,
+                               clock=clock)
     finally:
         prog.close()
-    # scenario outputs -> results/<run-id>/<scenario>/; guest logs stay in guest/
     for s in runnable:
         src = r.results_dir / s.name
         if src.exists():
@@ -233,10 +222,66 @@ def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Sce
             f = s.files().get(f"/pifio/jobs/{s.name}/{j}.fio")
             if f is not None and (rdir / s.name).exists():
                 (rdir / s.name / f"{j}.fio").write_text(f if isinstance(f, str) else f.decode())
-    meta["guest"].update({"boot_s": r.boot_s, "wall_s": round(r.wall_s, 1), "rc": r.rc,
+    return r
+
+
+def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Scenario], list[guest.GuestResult]]:
+    k = kernels.resolve(kname, Path(a.modules) if a.modules else None)
+    workloads = [] if a.no_default_jobs else default_workloads(a.size, a.runtime)
+    nsz = _size(a.ns_size)
+    scs, nss = plan_boot(k, specs, engines, a.stack, workloads, a.jobs or [], nsz)
+    scs = [s for s in scs if s.workloads or s.user_jobs]      # --no-default-jobs without --jobs
+    cost, cost_nss = plan_pi_cost(k, engines, a.cost_ios, a.cost_reps) if a.pi_cost else ([], [])
+    stamp = dt.datetime.now(dt.timezone.utc)
+    run_id = a.run_id or f"{stamp.strftime('%Y%m%d-%H%M%S')}-{Path(kname).name}"
+    if a.run_id and len(a.kernel or []) > 1:
+        run_id = f"{a.run_id}-{Path(kname).name}"
+    rdir = a.results / run_id
+    if rdir.exists():
+        raise PifioError(f"{rdir} exists; pick another --run-id")
+    rdir.mkdir(parents=True)
+    runnable = [s for s in scs if not s.skipped]
+    cost_runnable = [s for s in cost if not s.skipped]
+    meta = {"schema": "pifio-run/1", "run_id": run_id, "started": stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "host": _host_meta(),
+            "kernel": {**{k_: v for k_, v in k.describe().items() if k_ != "bzimage"},
+                       "series": " ".join(k.meta.get("patches") or []), "cmdline": guest.BASE_CMDLINE},
+            "fio": {"version": _fio_version()}, "engine": _engine_meta(),
+            "guest": {"smp": a.smp, "mem": a.mem, "namespaces": [{"nsid": n.nsid, "format": n.fmt.canonical(),
+                                                                  "size": n.size} for n in nss]},
+            "command": "./pifio run " + " ".join(sys.argv[2:] if len(sys.argv) > 2 else []),
+            "scenarios": {s.name: s.meta() for s in scs + cost}}
+    if cost:
+        meta["cost_guest"] = {"smp": a.smp, "mem": a.mem, "namespaces": [
+            {"nsid": n.nsid, "format": n.fmt.canonical(), "size": n.size} for n in cost_nss]}
+    write_json(rdir / "meta.json", meta)
+    for s in scs + cost:
+        if s.skipped:
+            log(f"skip {s.name}: {s.skipped}")
+    if not runnable and not cost_runnable:
+        log(f"{run_id}: nothing to run")
+        return rdir, scs + cost, []
+
+    results = []
+    for key, label, rn, ns_, gdir, clock, prelude in (
+            ("guest", f"lab {kname}", runnable, nss, "guest", "realtime", ""),
+            ("cost_guest", f"lab {kname} PI cost", cost_runnable, cost_nss, "guest-cost", COST_CLOCK,
+             _cost_prelude())):
+        if not rn:
+            continue
+        r = _boot(k, label, rn, ns_, rdir, gdir, a, clock, prelude)
+        results.append(r)
+        meta[key].update({"boot_s": r.boot_s, "wall_s": round(r.wall_s, 1), "rc": r.rc, "clock": r.clock,
                           "timed_out": r.timed_out, "namespaces_seen": r.namespaces})
+        if key == "cost_guest":
+            from . import cpusnap
+            for s in rn:
+                reps = cpusnap.cpu_per_io(rdir / s.name)
+                if reps:
+                    write_json(rdir / s.name / "cpu.json", {"metric": cpusnap.METRIC, "unit": "ns",
+                                                            "clock": r.clock, "reps": reps})
     meta["finished"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for s in runnable:
+    for s in runnable + cost_runnable:
         d = rdir / s.name
         if not d.exists():
             meta["scenarios"][s.name]["failed"] = "no results came back from the guest (see guest/console.log)"
@@ -247,15 +292,34 @@ def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Sce
             meta["scenarios"][s.name]["failed"] = (f"stack build/teardown exited {(d / 'stack.rc').read_text().strip()}"
                                                    f" (see {s.name}/stack.log)")
     write_json(rdir / "meta.json", meta)
-    return rdir, scs, r
+    return rdir, scs + cost, results
 
 
 # ---------------------------------------------------------------- summary --
 
 def _row(sdir: Path, job: str):
-    """(iops, p50 us, p99 us, errors, note) of one job's fio JSON."""
+    """(iops, p50 us, p99 us, errors, note) of one job's fio JSON; for a job
+    run in repetitions (<job>.<i>.json) the medians and the summed errors."""
+    import statistics
+    reps = sorted(sdir.glob(f"{job}.[0-9]*.json"), key=lambda q: q.name)
+    reps = [q for q in reps if q.name.count(".") == 2]
+    if (sdir / f"{job}.json").exists() or not reps:
+        return _row_file(sdir, job, f"{job}.json")
+    rows = [_row_file(sdir, job, q.name) for q in reps]
+
+    def med(i):
+        v = [r[i] for r in rows if isinstance(r[i], (int, float))]
+        return statistics.median(v) if v else None
+    errs = [r[3] for r in rows if r[3] is not None]
+    err = sum(e for e in errs if isinstance(e, int)) if all(isinstance(e, int) for e in errs) and errs else \
+        (next((e for e in errs if not isinstance(e, int)), None))
+    notes = sorted({r[4] for r in rows if r[4]})
+    return med(0), med(1), med(2), err, "; ".join(notes) + (f" (median of {len(rows)})" if len(rows) > 1 else "")
+
+
+def _row_file(sdir: Path, job: str, name: str):
     from analysis import fiojson
-    p = sdir / f"{job}.json"
+    p = sdir / name
     rc = (sdir / f"{job}.rc").read_text().strip() if (sdir / f"{job}.rc").exists() else "?"
     if not p.exists():
         return None, None, None, None, f"no output (rc {rc})"
@@ -271,7 +335,7 @@ def _row(sdir: Path, job: str):
     j = jobs[0]
     d = next(iter(j.dirs.values()), None)
     err = j.error
-    pi = sdir / f"{job}.pi.json"
+    pi = sdir / (name[:-len(".json")] + ".pi.json")
     pierr = None
     if pi.exists():
         try:
@@ -304,14 +368,22 @@ def summary(rdir: Path, scs: list[Scenario]) -> str:
 
 
 def pi_cost_table(rdir: Path, scs: list[Scenario]) -> str:
-    """Rows: PI path; columns: workloads; cells: pifio IOPS (fio built-in IOPS)."""
+    """Rows: PI path; columns: workloads; cells: guest CPU per I/O, ours (fio built-in)."""
+    from . import cpusnap
     from .scenarios import PI_COST_MODES, pi_cost_workloads
     cost = [s for s in scs if s.cost]
     if not cost:
         return ""
     jobs = [w.name for w in pi_cost_workloads()]
+    clock = ""
+    try:
+        clock = json.loads((rdir / "meta.json").read_text()).get("cost_guest", {}).get("clock", "")
+    except (OSError, ValueError):
+        pass
     head = f"{'PI path (4 KiB)':<40}" + "".join(f"{j:>22}" for j in jobs)
-    out = ["", "PI cost table: IOPS pifio (fio built-in); '-' not run", head, "-" * len(head)]
+    out = ["", f"PI cost table: {cpusnap.METRIC} in us, pifio (fio built-in); guest clock {clock or '?'}",
+           "(icount shift 0: 1 us = 1000 guest instructions, repeatable across hosts and load; median of the "
+           "repetitions; TCG IOPS in the rows above are not comparable)", head, "-" * len(head)]
     for mode, d in PI_COST_MODES.items():
         row = f"{d['label']:<40}"
         by = {s.engine: s for s in cost if s.cost == mode}
@@ -323,10 +395,13 @@ def pi_cost_table(rdir: Path, scs: list[Scenario]) -> str:
             vals = []
             for eng in ("pifio", "builtin"):
                 s = by.get(eng)
-                v = None if s is None or s.skipped else _row(rdir / s.name, j)
-                iops = v[0] if v else None
-                bad = v is not None and (v[4] or (v[3] not in (None, 0)))
-                vals.append("-" if iops is None else f"{iops:.0f}{'!' if bad else ''}")
+                if s is None or s.skipped:
+                    vals.append("-")
+                    continue
+                v = _row(rdir / s.name, j)
+                bad = bool(v[4] and not v[4].startswith(" (median")) or (v[3] not in (None, 0))
+                ns = cpusnap.median_ns(cpusnap.cpu_per_io(rdir / s.name, j))
+                vals.append("-" if ns is None else f"{ns / 1000:.1f}{'!' if bad else ''}")
             row += f"{vals[0] + ' (' + vals[1] + ')':>22}"
         out.append(row)
     out.append("('!' = the job reported errors or a non-zero exit; see the rows above)")
@@ -370,15 +445,15 @@ def main(argv) -> int:
     status = 0
     for kname in a.kernel or [kernels.DEFAULT]:
         try:
-            rdir, scs, r = run_kernel(kname, a, specs, engines)
+            rdir, scs, rs = run_kernel(kname, a, specs, engines)
         except PifioError as e:
             print(f"pifio run: {e}", file=sys.stderr)
             return 1
         print(summary(rdir, scs))
         print(pi_cost_table(rdir, scs))
-        if r is not None:
-            print(f"guest: {r.kernel['release']}, boot to /init {r.boot_s} s, wall {r.wall_s:.0f} s, "
-                  f"rc {r.rc}{' TIMED OUT' if r.timed_out else ''}")
+        for r in rs:
+            print(f"guest: {r.kernel['release']} (clock {r.clock}), boot to /init {r.boot_s} s, "
+                  f"wall {r.wall_s:.0f} s, rc {r.rc}{' TIMED OUT' if r.timed_out else ''}")
             if not r.ok:
                 status = 1
                 print(f"guest failed: {r.why()}", file=sys.stderr)

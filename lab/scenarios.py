@@ -28,6 +28,9 @@ class Workload:
     iodepth: int = 1
     size: str | None = None        # bytes to move (sequential jobs)
     runtime: int | None = None     # seconds (time-based jobs)
+    number_ios: int | None = None  # I/O count (count-based jobs; the PI cost table)
+    reps: int = 1                  # > 1: run reps times, <job>.<i>.json each
+    cpu: bool = False              # guest CPU snapshots around the I/O (lab/cpusnap.py)
 
 
 def default_workloads(size: str = "8M", runtime: int = 5) -> list[Workload]:
@@ -148,6 +151,11 @@ class Scenario:
             lines.append(f"size={w.size}")
         if w.runtime:
             lines += ["time_based=1", f"runtime={w.runtime}"]
+        if w.number_ios:
+            lines.append(f"number_ios={w.number_ios}")
+        if w.cpu:
+            from . import cpusnap
+            lines += [f"exec_prerun={cpusnap.SNAP_PATH}", f"exec_postrun={cpusnap.SNAP_PATH}"]
         if w.rw.startswith("rand"):
             lines.append("randrepeat=1")
         if self.on_stack and w.name == "write":
@@ -186,10 +194,24 @@ class Scenario:
             s += [f"export PIFIO_DEV=$PIFIO_NG_{self.nsid} PIFIO_FORMAT={self.fmt.canonical()}",
                   f"export PIFIO_BS={fiojobs.io_size(self.fmt)[0]} PIFIO_MD={fiojobs.io_size(self.fmt)[1]}",
                   f"export PIFIO_PI_CHK={fiojobs.pi_chk(self.fmt) or 'NONE'}"]
+        reps = {w.name: w for w in self.workloads if w.reps > 1 or w.cpu}
         for j in self.job_names():
             s.append(f"echo \"PIFIO-JOB {self.name} {j} start $(cut -d' ' -f1 /proc/uptime)\"")
-            s.append(f"fio --output-format=json+ --output={j}.json /pifio/jobs/{self.name}/{j}.fio "
-                     f"> {j}.log 2>&1; echo $? > {j}.rc")
+            w = reps.get(j)
+            if w is None:
+                s.append(f"fio --output-format=json+ --output={j}.json /pifio/jobs/{self.name}/{j}.fio "
+                         f"> {j}.log 2>&1; echo $? > {j}.rc")
+            else:
+                # Repetitions: <job>.<i>.json (+ .pi.json, + .cpu0/.cpu1); the
+                # job's rc is the first non-zero one.
+                from . import cpusnap
+                s += [f"echo 0 > {j}.rc", f"for i in {' '.join(str(i) for i in range(1, w.reps + 1))}; do",
+                      f"  fio --output-format=json+ --output={j}.$i.json /pifio/jobs/{self.name}/{j}.fio "
+                      f"> {j}.$i.log 2>&1; rc=$?",
+                      f"  [ $rc -eq 0 ] || [ \"$(cat {j}.rc)\" != 0 ] || echo $rc > {j}.rc",
+                      f"  [ -e {j}.pi.json ] && mv {j}.pi.json {j}.$i.pi.json",
+                      f"  {cpusnap.rename_cmd('.', j, '$i')}",
+                      "done"]
             s.append(f"echo \"PIFIO-JOB {self.name} {j} rc $(cat {j}.rc)\"")
         if self.on_stack:
             s += ["stack_teardown", ")",
@@ -229,14 +251,25 @@ PI_COST_MODES = {
 PI_COST_FORMAT, PI_COST_NOPI = "4096+8/t1", "4096+0"
 
 
-def pi_cost_workloads(runtime: int = 3, size: str = "32M") -> list[Workload]:
-    return [Workload("randwrite-qd1", "randwrite", 1, size=size, runtime=runtime),
-            Workload("randwrite-qd32", "randwrite", 32, size=size, runtime=runtime),
-            Workload("randread-qd1", "randread", 1, size=size, runtime=runtime),
-            Workload("randread-qd32", "randread", 32, size=size, runtime=runtime)]
+# Measured by guest CPU per I/O in a boot of its own on the icount clock
+# (lab/cpusnap.py): an instruction count per I/O, which repeats across boots
+# and host load, where TCG IOPS do not. Count-based jobs (a time-based job
+# would do a host-dependent amount of work), COST_REPS repetitions each.
+COST_IOS = 2000
+COST_REPS = 3
+COST_SIZE = "32M"      # the region every mode uses; prefilled before the first job
 
 
-def pi_cost_scenarios(kernel: Kernel, nsid_pi: int, nsid_nopi: int, engines, runtime: int = 3) -> list[Scenario]:
+def pi_cost_workloads(ios: int = COST_IOS, reps: int = COST_REPS, size: str = COST_SIZE) -> list[Workload]:
+    kw = dict(size=size, number_ios=ios, reps=reps, cpu=True)
+    return [Workload("randwrite-qd1", "randwrite", 1, **kw),
+            Workload("randwrite-qd32", "randwrite", 32, **kw),
+            Workload("randread-qd1", "randread", 1, **kw),
+            Workload("randread-qd32", "randread", 32, **kw)]
+
+
+def pi_cost_scenarios(kernel: Kernel, nsid_pi: int, nsid_nopi: int, engines, ios: int = COST_IOS,
+                      reps: int = COST_REPS) -> list[Scenario]:
     from .formats import parse
     import re
     m = re.match(r"(\d+)\.(\d+)", kernel.release)
@@ -246,7 +279,7 @@ def pi_cost_scenarios(kernel: Kernel, nsid_pi: int, nsid_nopi: int, engines, run
         for eng in engines:
             nopi = mode == "nopi"
             sc = Scenario(fmt=parse(PI_COST_NOPI if nopi else PI_COST_FORMAT), nsid=nsid_nopi if nopi else nsid_pi,
-                          engine=eng, workloads=pi_cost_workloads(runtime), cost=mode)
+                          engine=eng, workloads=pi_cost_workloads(ios, reps), cost=mode)
             sc.skipped = sc.requirements(kernel)
             if not sc.skipped and d.get("min_kernel") and kv < d["min_kernel"]:
                 sc.skipped = (f"kernel {kernel.release} has no io_uring PI attributes (Linux "

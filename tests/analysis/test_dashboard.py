@@ -76,3 +76,30 @@ def test_chromium_renders_comparison(dashboard, tmp_path):
     assert np.mean(np.any(img < 0.9, axis=-1)) > 0.01          # text and tables drawn
     red = (img[..., 0] > 0.95) & (img[..., 1] < 0.92) & (img[..., 1] > 0.8) & (img[..., 2] < 0.92)
     assert red.sum() > 500                                       # the regressed rows' background (#fdd)
+
+
+def test_pi_cost_cpu_reads_cost_scenarios(tmp_path):
+    """The dashboard's PI cost bars come from the cost scenarios' cpu.json
+    (guest CPU per I/O), pifio engine only, skipped ones left out."""
+    import json
+    from analysis import dashboard
+
+    run = tmp_path / "r1"
+    scen = {"a.none.pifio.nopi": ("nopi", "pifio", [20000, 22000, 21000]),
+            "a.none.pifio.kernel": ("kernel", "pifio", [30000, 31000]),
+            "a.none.builtin.kernel": ("kernel", "builtin", [90000]),
+            "a.none.pifio.uring-pi": ("uring-pi", "pifio", None)}
+    meta = {"kernel": {"release": "7.3.4"}, "scenarios": {}}
+    for name, (path, eng, ns) in scen.items():
+        meta["scenarios"][name] = {"pi_path": path, "engine": eng}
+        if ns is None:
+            meta["scenarios"][name]["skipped"] = "kernel lacks it"
+            continue
+        (run / name).mkdir(parents=True)
+        (run / name / "cpu.json").write_text(json.dumps({"reps": [{"ns_per_io": v} for v in ns]}))
+    rows = [{"kind": "run", "run_key": "r1", "source": str(run), "meta": meta}]
+    got = dashboard.pi_cost_cpu(rows)
+    assert got == {"7.3.4": {"no PI": 21.0, "kernel PI": 30.5}}
+    out = dashboard.plots.pi_cost(got, str(tmp_path), metric="guest CPU us per I/O",
+                                  modes=list(dashboard.PI_COST_LABELS.values()))
+    assert os.path.getsize(out) > 1000
