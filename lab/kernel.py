@@ -117,7 +117,7 @@ def source_tree(base: str) -> Path:
         shutil.rmtree(tree, ignore_errors=True)
         (tmp / info["topdir"]).rename(tree)
         shutil.rmtree(tmp)
-        log(f"making {tree} a git repository (tag pristine; ~2 min)")
+        log(f"making {tree} a git repository (tag pristine; ~1 min)")
         git(tree, "init", "-q", "-b", "base", ".")
         # -f: Debian's .gitignore ignores everything at the top level.
         git(tree, "add", "-f", "-A", ".")
