@@ -272,7 +272,7 @@ def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Sce
         r = _boot(k, label, rn, ns_, rdir, gdir, a, clock, prelude)
         results.append(r)
         meta[key].update({"boot_s": r.boot_s, "wall_s": round(r.wall_s, 1), "rc": r.rc, "clock": r.clock,
-                          "timed_out": r.timed_out, "namespaces_seen": r.namespaces})
+                          "cmdline": r.cmdline, "timed_out": r.timed_out, "namespaces_seen": r.namespaces})
         if key == "cost_guest":
             from . import cpusnap
             for s in rn:
