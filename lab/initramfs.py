@@ -193,10 +193,21 @@ def base(extra_binaries: list[tuple[str, Path]] | None = None) -> Path:
 
 BASE_MODULES = ["virtio_pci", "virtio_blk"]   # the results disk
 
+# CPU-feature modules that udev loads at boot on a real system (their
+# modaliases match CPU flags the lab's `-cpu max` has): the guest must not
+# measure a kernel slower than it runs on hardware. Above all crct10dif-pclmul:
+# Debian 6.1 / 6.12 build the T10-DIF CRC's accelerated version as a module
+# (7.x has it built into lib/crc); without it the kernel's PI generation and
+# verification run the generic table CRC (~3x the guest CPU of no PI per 4 KiB
+# I/O in the PI cost table, against ~1.25x with it). Loaded when the kernel
+# has them as modules; skipped when built in or absent.
+CPU_MODULES = ["crct10dif-pclmul", "crc32c-intel", "crc32-pclmul"]
+
 
 def modules(kernel: Kernel, names: list[str]) -> tuple[Path, list[str]]:
     """Archive of the modules (with dependencies, decompressed) and their load order."""
-    want = list(dict.fromkeys(BASE_MODULES + list(names)))
+    cpu = [m for m in CPU_MODULES if kernel.modules is not None and kernel.has_module(m) and not kernel.is_builtin(m)]
+    want = list(dict.fromkeys(BASE_MODULES + cpu + list(names)))
     if kernel.modules is None:
         # A kernel without modules (e.g. a tiny build with everything built in): nothing to load.
         return _empty_modules(), []

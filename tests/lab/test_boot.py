@@ -33,7 +33,9 @@ labtest.need_fio_in_guest()
 tmp = Path(tempfile.mkdtemp(prefix=f"pifio-test-boot-{kernel.replace('/', '_')}-"))
 nss = [Namespace(spec, size=SIZE, backing=tmp / f"ns{i}.img", nsid=i) for i, spec in enumerate(DEFAULT_FORMATS, 1)]
 
-lines = ["set +e"]
+lines = ["set +e",
+         # which T10-DIF CRC the kernel's PI code uses (6.1/6.12: lib/crc-t10dif over the crypto API)
+         "cat /sys/module/crc_t10dif/parameters/transform > crct10dif.txt 2>/dev/null || echo absent > crct10dif.txt"]
 for ns in nss:
     f, n = ns.fmt, ns.nsid
     lines.append(f"nvme id-ns $PIFIO_NG_{n} -o json > idns{n}.json; echo $? > idns{n}.rc")
@@ -46,6 +48,18 @@ r = boot_and_run(kernel, nss, script=script, timeout=420)
 print(f"kernel {r.kernel['release']}: boot to /init {r.boot_s} s, wall {r.wall_s:.1f} s, run dir {r.run_dir}")
 if not check(r.rc == 0 and not r.timed_out, f"guest ran the script ({r.why() if not r.ok else 'rc 0'})"):
     raise SystemExit(labtest.finish())
+
+
+# The lab loads the CPU-feature modules udev would (lab/initramfs.py
+# CPU_MODULES): where the accelerated T10-DIF CRC is a module, the kernel's PI
+# must use it, or every kernel-PI figure measures the generic table CRC.
+from lab import kernels as _k  # noqa: E402
+_kern = _k.resolve(kernel, fetch_missing=False)
+_xform = r.text("crct10dif.txt").strip()
+if _kern.has_module("crct10dif-pclmul") and not _kern.is_builtin("crct10dif-pclmul"):
+    check(_xform == "crct10dif-pclmul", f"kernel PI uses the PCLMUL T10-DIF CRC (crc_t10dif transform: {_xform})")
+else:
+    print(f"(crct10dif-pclmul not a module of this kernel; crc_t10dif transform: {_xform})")
 
 
 def rc(name):
