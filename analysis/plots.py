@@ -118,7 +118,8 @@ def pi_cost(data: dict, outdir: str, name="pi-cost", metric="IOPS", modes=None) 
     ax.set_ylabel(metric)
     ax.set_title(f"cost of PI: {metric} by PI path")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    # beside the axes: with five paths the bars fill the plot up to the top
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, outdir, name)
 
 
