@@ -3,9 +3,9 @@
 clock. Checks that every runnable PI path ran clean with both engines, that
 each left guest-CPU-per-I/O samples for every job and repetition (cpu.json),
 that the figures mean something — the kernel verifying reads (auto-PI) costs
-measurably more guest CPU per read than the same reads without PI, while
-PRACT (the device does PI) costs about what no PI costs — and that the table
-is printed. Without booting: 6.1's plan skips the io_uring-attribute path
+measurably more guest CPU per read than the same reads without PI, and PRACT
+(the device does PI) less than userspace PI on the same passthrough path —
+and that the table is printed. Without booting: 6.1's plan skips the io_uring-attribute path
 with the reason.
 
 usage: test_pi_cost.py [KERNEL]   (default 7.3: the one with io_uring PI attributes)
@@ -87,14 +87,24 @@ with tempfile.TemporaryDirectory(prefix="pifio-cost-") as td:
         v = med.get((path, eng, job))
         return statistics.median(v) if v else None
 
-    for job in ("randread-qd1", "randread-qd32"):
-        nopi, kern, pract = m("nopi", job), m("kernel", job), m("pract", job)
-        if None in (nopi, kern, pract):
-            check(False, f"{job}: no PI, kernel and PRACT all measured")
-            continue
-        check(kern > 1.15 * nopi, f"{job}: kernel auto-PI reads cost > 1.15x no PI "
-                                  f"({kern / 1000:.1f} vs {nopi / 1000:.1f} us/IO)")
-        check(abs(pract / nopi - 1) < 0.10, f"{job}: PRACT within 10 % of no PI "
-                                           f"({pract / 1000:.1f} vs {nopi / 1000:.1f} us/IO)")
+    # Like against like. Kernel auto-PI vs no PI: the same block path, PI the
+    # only difference (observed ~1.5x on reads). PRACT vs userspace PI: the
+    # same passthrough path, host CRC work the difference (observed ~0.77x);
+    # summed over jobs, since one sample per job can be 10 % off.
+    # (PRACT vs no PI would compare the ng path with the block path.)
+    reads = ("randread-qd1", "randread-qd32")
+    nopi, kern = [m("nopi", j) for j in reads], [m("kernel", j) for j in reads]
+    if None in nopi + kern:
+        check(False, "no PI and kernel auto-PI reads measured at QD1 and QD32")
+    else:
+        check(sum(kern) > 1.15 * sum(nopi), f"kernel auto-PI reads cost > 1.15x no PI "
+                                            f"({sum(kern) / 1000:.1f} vs {sum(nopi) / 1000:.1f} us, QD1 + QD32)")
+    jobs = ("randwrite-qd1", "randwrite-qd32", "randread-qd1", "randread-qd32")
+    pr, up = [m("pract", j) for j in jobs], [m("passthrough", j) for j in jobs]
+    if None in pr + up:
+        check(False, "PRACT and passthrough userspace PI measured for all four jobs")
+    else:
+        check(sum(pr) < 0.92 * sum(up), f"PRACT (device PI) costs < 0.92x userspace PI on the same ng path "
+                                        f"({sum(pr) / 1000:.1f} vs {sum(up) / 1000:.1f} us over 4 jobs)")
 
 sys.exit(labtest.finish())
