@@ -65,11 +65,11 @@ def _who(comm: str) -> str:
     return "fio" if comm == "fio" else "kworker" if comm.startswith("kworker") else "other"
 
 
-def cpu_per_io(sc_dir: Path, job: str | None = None) -> list[dict]:
+def cpu_per_io(sc_dir: Path) -> list[dict]:
     """Per repetition (<job>.<rep>.json with .cpu0/.cpu1) in a scenario dir:
     guest threads' CPU time between the snapshots per I/O fio completed.
     Threads alive at both count their difference, threads born in between all
-    of theirs. Split into fio / kworker / other. Only `job` when given."""
+    of theirs. Split into fio / kworker / other."""
     root = str(Path(__file__).resolve().parent.parent)
     if root not in sys.path:
         sys.path.insert(0, root)
@@ -77,7 +77,7 @@ def cpu_per_io(sc_dir: Path, job: str | None = None) -> list[dict]:
     out = []
     for js in sorted(sc_dir.glob("*.json")):
         parts = js.name.split(".")
-        if len(parts) != 3 or not parts[1].isdigit() or (job and parts[0] != job):
+        if len(parts) != 3 or not parts[1].isdigit():
             continue
         c0, c1 = sc_dir / f"{parts[0]}.{parts[1]}.cpu0", sc_dir / f"{parts[0]}.{parts[1]}.cpu1"
         if not (c0.exists() and c1.exists()):
@@ -96,6 +96,27 @@ def cpu_per_io(sc_dir: Path, job: str | None = None) -> list[dict]:
         out.append({"rep": int(parts[1]), "job": parts[0], "ios": ios, "ns_per_io": round(total / ios, 1),
                     "by": {k: round(v / ios, 1) for k, v in by.items()}})
     return out
+
+
+def record(sc_dir: Path, clock: str) -> list[dict]:
+    """cpu_per_io of a scenario dir, written to <sc_dir>/cpu.json (what ab,
+    bisect, the PI cost table and the dashboard read); [] when there is none."""
+    import json
+    reps = cpu_per_io(sc_dir)
+    if reps:
+        (sc_dir / "cpu.json").write_text(json.dumps({"metric": METRIC, "unit": "ns", "clock": clock,
+                                                     "reps": reps}, indent=2) + "\n")
+    return reps
+
+
+def read(sc_dir: Path, job: str | None = None) -> list[dict]:
+    """The repetitions recorded in <sc_dir>/cpu.json (only `job`'s when given)."""
+    import json
+    try:
+        reps = json.loads((sc_dir / "cpu.json").read_text()).get("reps", [])
+    except (OSError, ValueError):
+        return []
+    return [r for r in reps if job is None or r.get("job") == job]
 
 
 def median_ns(reps: list[dict]) -> float | None:

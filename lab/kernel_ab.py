@@ -5,7 +5,7 @@ ab:     build A (base) and B (base + series) from the same tree and config,
         per boot, compare with analysis (Mann-Whitney/bootstrap, min effect),
         check the series manifest's expectations, write the report.
         Guests run on QEMU's icount clock (host.clock in meta.json) and speed
-        is judged by guest CPU per I/O (cpu_per_io): under TCG on a shared
+        is judged by guest CPU per I/O (lab/cpusnap.py): under TCG on a shared
         host, IOPS follow host load and do not repeat; guest instruction
         counts do (kernel-patches/README.md, "How ab measures speed").
 bisect: `git bisect run ./pifio bisect --scenario X` in a kernel tree: build
@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import json
-import os
-import platform
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -115,10 +111,8 @@ def run_suite(kernel_dir, scenarios: list[S.Scenario], run_id: str, cmdline_extr
         if word == "fail":
             sm["why"] = why
         if sc.kind == "speed" and (out / sc.name).is_dir():
-            cpu = cpu_per_io(out / sc.name)
+            cpu = cpusnap.record(out / sc.name, r.clock)
             if cpu:
-                write_json(out / sc.name / "cpu.json", {"metric": CPU_METRIC, "unit": "ns", "clock": r.clock,
-                                                        "reps": cpu})
                 sm["cpu_ns_per_io"] = [c["ns_per_io"] for c in cpu]
         meta["scenarios"][sc.name] = sm
         status[sc.name] = {"status": word, "why": why}
@@ -134,11 +128,7 @@ def _resolve(patterns: list[str]) -> list[str]:
     return [ALIASES.get(p, p) for p in patterns]
 
 
-
 # ------------------------------------------------- guest CPU per I/O ---
-
-cpu_per_io = cpusnap.cpu_per_io      # lab/cpusnap.py (shared with the PI cost table)
-
 
 def cpu_rows(a_dirs: list[Path], b_dirs: list[Path], threshold: float) -> list[dict]:
     """analysis-style comparison rows for guest CPU per I/O (lower is better)."""
@@ -150,7 +140,7 @@ def cpu_rows(a_dirs: list[Path], b_dirs: list[Path], threshold: float) -> list[d
         for d in dirs:
             for p in sorted(d.glob("**/cpu.json")):
                 sc = str(p.parent.relative_to(d))
-                for rep in read_json(p, {}).get("reps", []):
+                for rep in cpusnap.read(p.parent):
                     vals.setdefault(f"{sc}/{rep['job']}", []).append(rep["ns_per_io"])
         return vals
     va, vb = collect(a_dirs), collect(b_dirs)
@@ -405,8 +395,7 @@ def bisect_main(argv) -> int:
 
 def _metric_value(d: Path, metric: str):
     if metric == "cpu":
-        reps = (read_json(d / "cpu.json", {}) or {}).get("reps", [])
-        return statistics.median(r["ns_per_io"] for r in reps) if reps else None
+        return cpusnap.median_ns(cpusnap.read(d))
     sys.path.insert(0, str(K.ROOT))
     from analysis import fiojson
     vals = []

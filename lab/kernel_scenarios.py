@@ -16,7 +16,7 @@ matrix (issue 4) can be added as more entries of SCENARIOS.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from . import cpusnap
 
 # Namespaces of the A/B guest (nsid -> format spec of lab.formats).

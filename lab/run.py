@@ -276,10 +276,8 @@ def run_kernel(kname: str, a, specs: list[str], engines) -> tuple[Path, list[Sce
         if key == "cost_guest":
             from . import cpusnap
             for s in rn:
-                reps = cpusnap.cpu_per_io(rdir / s.name)
-                if reps:
-                    write_json(rdir / s.name / "cpu.json", {"metric": cpusnap.METRIC, "unit": "ns",
-                                                            "clock": r.clock, "reps": reps})
+                if (rdir / s.name).is_dir():
+                    cpusnap.record(rdir / s.name, r.clock)
     meta["finished"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     for s in runnable + cost_runnable:
         d = rdir / s.name
@@ -398,9 +396,9 @@ def pi_cost_table(rdir: Path, scs: list[Scenario]) -> str:
                 if s is None or s.skipped:
                     vals.append("-")
                     continue
-                v = _row(rdir / s.name, j)
-                bad = bool(v[4] and not v[4].startswith(" (median")) or (v[3] not in (None, 0))
-                ns = cpusnap.median_ns(cpusnap.cpu_per_io(rdir / s.name, j))
+                rc = rdir / s.name / f"{j}.rc"
+                bad = (rc.exists() and rc.read_text().strip() != "0") or _row(rdir / s.name, j)[3] not in (None, 0)
+                ns = cpusnap.median_ns(cpusnap.read(rdir / s.name, j))
                 vals.append("-" if ns is None else f"{ns / 1000:.1f}{'!' if bad else ''}")
             row += f"{vals[0] + ' (' + vals[1] + ')':>22}"
         out.append(row)
