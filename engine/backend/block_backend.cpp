@@ -199,6 +199,11 @@ Result<std::unique_ptr<Backend>> BlockBackend::open(const std::string& path, con
             return fail(EINVAL, path + ": pi_format=" + o.pi_format + " does not fit a block device with " +
                                     std::to_string(lbs) + "-byte logical blocks (separate metadata only); use pi_format=" +
                                     format_to_short(fmt));
+        if (!in.value.present && (pf.value.ms || pf.value.pi_type))
+            return fail(ENODEV, path + ": pi_format=" + o.pi_format + " names metadata, but the device has no " +
+                                    "integrity profile (" + in.value.source + "), so nothing would carry or check PI; " +
+                                    "use a PI namespace (or a dm-linear/striped stack over one), or drop pi_format " +
+                                    "to run without PI");
         fmt = pf.value;
         source = "pi_format";
     }

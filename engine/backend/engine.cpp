@@ -43,12 +43,24 @@ Result<EngineOptions> convert(const pifio_opts& c) {
     o.apptag = c.apptag;
     o.apptag_mask = c.apptag_mask;
     if (c.pi_chk) {
-        auto chk = parse_pi_chk(c.pi_chk);
+        std::string note;
+        auto chk = parse_pi_chk(c.pi_chk, &note);
         if (!chk.ok()) {
             r.error = chk.error;
             return r;
         }
         o.pi_chk = chk.value;
+        if (!note.empty()) o.notes.push_back("pifio: " + note);
+    }
+    if (c.pi_host_chk) {
+        auto chk = parse_pi_chk(c.pi_host_chk);
+        if (!chk.ok()) {
+            r.error = chk.error;
+            r.error.msg.replace(0, 6, "pi_host_chk");
+            return r;
+        }
+        o.pi_host_chk = chk.value;
+        o.pi_host_chk_set = true;
     }
     if (c.pi_format) o.pi_format = c.pi_format;
     o.pi_verify = c.pi_verify != 0;
@@ -246,7 +258,7 @@ Result<FileState*> probe(const EngineOptions& o, const std::string& path) {
     f->be->close();   // opened again by Engine::open (in the thread that does I/O)
     f->opts = o;
     const Format& fmt = f->be->geometry().fmt;
-    const uint8_t checks = o.pi_verify ? CHK_ALL : 0;
+    const uint8_t checks = host_checks(o);
     auto gen = make_context(fmt, uint16_t(o.apptag), uint16_t(o.apptag_mask), CHK_ALL);
     auto chk = make_context(fmt, uint16_t(o.apptag), uint16_t(o.apptag_mask), checks);
     if (!gen.ok() || !chk.ok()) {
@@ -294,6 +306,13 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
         }
         e->md_per_io_ = std::max(e->md_per_io_, md);
         flags |= f->be->ring_flags();
+        const Format& fmt = f->be->geometry().fmt;
+        if (i == 0 && e->log_)
+            for (const std::string& n : o.notes) e->log_(n.c_str());
+        if ((fmt.pi_type == 1 || fmt.pi_type == 2) && o.apptag == 0xffff && j.writes && e->log_)
+            e->log_(("pifio: " + f->be->path() + ": apptag=0xffff: blocks written with it are escaped (type " +
+                     std::to_string(fmt.pi_type) + " skips every check of a block whose app tag is 0xffff)")
+                        .c_str());
         e->reports_[i].path = f->be->path();
         e->reports_[i].desc = f->be->describe();
         if (o.hipri && e->log_) {
@@ -673,6 +692,7 @@ int Engine::finish(Error* e) {
           ", \"total\": " + std::to_string(cnt[0] + cnt[1] + cnt[2] + other) + "},\n";
     js += "  \"options\": {\"pi_act\": " + std::to_string(o_.pi_act) + ", \"pi_chk\": " +
           json_str(pi_chk_to_string(o_.pi_chk)) + ", \"pi_verify\": " + std::to_string(o_.pi_verify) +
+          ", \"host_checks\": " + json_str(pi_chk_to_string(host_checks(o_))) +
           ", \"apptag\": " + std::to_string(o_.apptag) + ", \"apptag_mask\": " + std::to_string(o_.apptag_mask) +
           ", \"pi_reftag\": " + std::to_string(o_.pi_reftag) + "},\n";
     js += "  \"files\": [";

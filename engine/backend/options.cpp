@@ -52,11 +52,17 @@ const char* inject_kind_name(InjectKind k) {
     return "?";
 }
 
-Result<uint8_t> parse_pi_chk(std::string_view s) {
+Result<uint8_t> parse_pi_chk(std::string_view s, std::string* note) {
     Result<uint8_t> r;
+    if (note) note->clear();
     // fio refuses an empty option value, so "NONE" spells "no checks" in job files.
     if (trim(s).empty() || lower(trim(s)) == "none") return r;
+    bool not_upper = false;
     for (auto item : split(s, ',')) {
+        // fio matches GUARD/REFTAG/APPTAG anywhere in the string, so empty items
+        // ("APPTAG,GUARD," — fio's own t/nvmept_pi.py drops REFTAG for type 3
+        // that way) mean nothing.
+        if (item.empty()) continue;
         const std::string w = lower(item);
         if (w == "guard") r.value |= CHK_GUARD;
         else if (w == "reftag") r.value |= CHK_REF;
@@ -66,7 +72,13 @@ Result<uint8_t> parse_pi_chk(std::string_view s) {
                                    "'; use a comma list of GUARD, REFTAG, APPTAG (e.g. pi_chk=GUARD,REFTAG,APPTAG), or NONE"};
             return r;
         }
+        for (char c : item)
+            if (c >= 'a' && c <= 'z') not_upper = true;
     }
+    if (not_upper && note)
+        *note = "pi_chk=" + std::string(trim(s)) + ": read as " + pi_chk_to_string(r.value) +
+                "; fio's built-in engines match GUARD, REFTAG and APPTAG in upper case only and would check "
+                "nothing that is not spelt so";
     return r;
 }
 
@@ -173,6 +185,9 @@ Error check_geometry(const std::string& dev, const Geometry& g, const EngineOpti
         if (o.pi_chk)
             return err("pi_chk=" + pi_chk_to_string(o.pi_chk) +
                        " needs a namespace with protection information; drop pi_chk (this format has none)");
+        if (o.pi_host_chk_set && o.pi_host_chk)
+            return err("pi_host_chk=" + pi_chk_to_string(o.pi_host_chk) +
+                       " needs a namespace with protection information; drop pi_host_chk (this format has none)");
         if (!o.inject.empty()) return err("pi_inject needs a namespace with protection information; drop pi_inject");
         if (o.pi_reftag_set) return err("pi_reftag applies to PI type 2 only; drop it");
     } else {
@@ -189,9 +204,11 @@ Error check_geometry(const std::string& dev, const Geometry& g, const EngineOpti
         if (o.pi_reftag_set && (o.pi_reftag & ~ref_mask(f)))
             return err("pi_reftag=" + hex(o.pi_reftag) + " does not fit the " +
                        (f.guard == Guard::g16 ? "32" : "48") + "-bit reference tag");
-        if (f.pi_type != 3 && o.apptag == 0xffff && (o.pi_chk & CHK_APP || o.pi_verify))
-            return err("apptag=0xffff is the escape value: types 1 and 2 skip every check of such blocks; "
-                       "use another apptag (fio's default is 0x1234)");
+        if (f.pi_type == 3 && o.pi_host_chk_set && (o.pi_host_chk & CHK_REF))
+            return err("pi_host_chk=" + pi_chk_to_string(o.pi_host_chk) +
+                       " asks to check reference tags, which type 3 does not have; use pi_host_chk=" +
+                       (pi_chk_to_string(o.pi_host_chk & ~CHK_REF).empty() ? std::string("GUARD,APPTAG")
+                                                                             : pi_chk_to_string(o.pi_host_chk & ~CHK_REF)));
         if (!o.inject.empty()) {
             if (o.pi_act)
                 return err("pi_inject needs pi_act=0: with PRACT the device generates the PI, so there is nothing "

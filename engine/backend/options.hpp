@@ -32,7 +32,9 @@ struct EngineOptions {
     uint32_t apptag_mask = 0xffff;
     // Ours.
     std::string pi_format;            // empty: Identify
-    bool pi_verify = true;            // userspace check of read PI
+    bool pi_verify = true;            // userspace check of read PI (the fields host_checks() names)
+    uint8_t pi_host_chk = 0;          // pifio's own: fields the host checks instead of pi_chk's
+    bool pi_host_chk_set = false;
     std::vector<InjectSpec> inject;   // pi_inject
     uint64_t inject_seed = 0x9e3779b97f4a7c15ull;
     std::string pi_report;            // JSON path, empty: none
@@ -46,11 +48,23 @@ struct EngineOptions {
     bool sqthread_poll = false;
     int sqthread_poll_cpu = -1;
     bool hipri = false;
+    // One-line remarks for the job log (set-up only).
+    std::vector<std::string> notes;
 };
 
-// "GUARD,REFTAG,APPTAG" (any order, any subset, case-insensitive); "NONE" or
-// empty -> 0 (fio's built-in engine reads any other word as no checks too).
-Result<uint8_t> parse_pi_chk(std::string_view s);
+// Fields the host checks on reads. As fio: exactly what pi_chk names (the
+// fields the device is asked to check), when pi_verify=1. pi_host_chk (ours)
+// names another set, e.g. every field while the device checks none.
+inline uint8_t host_checks(const EngineOptions& o) {
+    if (!o.pi_verify) return 0;
+    return o.pi_host_chk_set ? o.pi_host_chk : o.pi_chk;
+}
+
+// pi_chk as fio reads it: "GUARD,REFTAG,APPTAG" in any order and subset,
+// empty items ignored ("APPTAG,GUARD,"), "NONE" or empty -> 0. Any case is
+// accepted; when a word is not in upper case (fio's engines match upper case
+// only) *note, if given, gets a one-line remark. Unknown words are refused.
+Result<uint8_t> parse_pi_chk(std::string_view s, std::string* note = nullptr);
 std::string pi_chk_to_string(uint8_t chk);
 // "guard:0.01" or a comma list "guard:0.01,reftag:0.001"; kinds guard,
 // apptag (app), reftag (ref), data.

@@ -24,6 +24,7 @@ struct pifio_fio_options {
 	unsigned int apptag_mask;
 	char *pi_format;
 	unsigned int pi_verify;
+	char *pi_host_chk;
 	char *pi_inject;
 	char *pi_report;
 	unsigned long long pi_reftag;
@@ -88,7 +89,9 @@ static struct fio_option options[] = {
 	OPT("pi_format", "PI format", FIO_OPT_STR_STORE, pi_format, NULL,
 	    "Format <data>+<ms>[/t0..t3][/g16|g64][/first|last][/sep|ext]; overrides Identify"),
 	OPT("pi_verify", "Userspace PI verification", FIO_OPT_BOOL, pi_verify, "1",
-	    "Check the PI of every block read in userspace"),
+	    "Check read PI in userspace: the fields pi_chk names (as fio), or pi_host_chk's"),
+	OPT("pi_host_chk", "Userspace PI checks", FIO_OPT_STR_STORE, pi_host_chk, NULL,
+	    "pifio's own: PI fields the host checks on reads instead of pi_chk's (GUARD,REFTAG,APPTAG or NONE)"),
 	OPT("pi_inject", "PI fault injection", FIO_OPT_STR_STORE, pi_inject, NULL,
 	    "Corrupt a fraction of written blocks after generating PI: FIELD:FRACTION[,...], FIELD guard|apptag|reftag|data"),
 	OPT("pi_report", "PI report file", FIO_OPT_STR_STORE, pi_report, NULL,
@@ -137,6 +140,7 @@ static void fill_opts(struct thread_data *td, struct pifio_opts *c)
 	c->pi_chk = o->pi_chk;
 	c->pi_format = o->pi_format;
 	c->pi_verify = o->pi_verify;
+	c->pi_host_chk = o->pi_host_chk;
 	c->pi_inject = o->pi_inject;
 	c->pi_report = o->pi_report;
 	c->pi_reftag = o->pi_reftag;

@@ -25,6 +25,7 @@ struct pifio_opts {
 	const char *pi_chk;
 	const char *pi_format;
 	unsigned int pi_verify;
+	const char *pi_host_chk;	/* pifio's own: host checks instead of pi_chk's */
 	const char *pi_inject;
 	const char *pi_report;
 	unsigned long long pi_reftag;

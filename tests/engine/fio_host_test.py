@@ -19,6 +19,32 @@ def run(fio, args):
     return r.returncode, r.stdout
 
 
+def loop_no_pi(fio, eng, d, fails) -> int:
+    """A PI format named on a block device without PI is refused before any
+    write (it used to run unchecked and exit 0). Returns the checks made."""
+    img = os.path.join(d, "loop.img")
+    with open(img, "wb") as f:
+        f.truncate(8 << 20)
+    r = subprocess.run(["losetup", "-f", "--show", img], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"note: loop-device case skipped (losetup: {r.stderr.strip() or 'needs root'})")
+        return 0
+    dev = r.stdout.strip()
+    try:
+        rc, out = run(fio, ["--name=h", eng, f"--filename={dev}", "--rw=write", "--bs=4k", "--size=1M",
+                            "--direct=1", "--pi_format=512+8/t1"])
+        if rc == 0:
+            fails.append(f"pi_format=512+8/t1 on {dev} (no PI): fio exited 0\n{out[-400:]}")
+        elif "no integrity profile" not in out or "drop pi_format" not in out:
+            fails.append(f"pi_format on a device without PI: message lacks the reason/fix\n{out[-400:]}")
+        with open(img, "rb") as f:
+            if any(f.read()):
+                fails.append(f"pi_format on a device without PI: bytes were written to {dev}")
+    finally:
+        subprocess.run(["losetup", "-d", dev])
+    return 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fio", required=True)
@@ -61,9 +87,10 @@ def main():
         rc, out = run(a.fio, ["--name=h", eng, "--filename=/dev/null", "--pi_nonsense=1", "--size=4k"])
         if rc == 0:
             fails.append("unknown option accepted")
+        extra = 2 + loop_no_pi(a.fio, eng, d, fails)
     for f in fails:
         print("FAIL:", f)
-    print(f"{'FAIL' if fails else 'PASS'}: {len(cases) + 2 - len(fails)} of {len(cases) + 2} host checks")
+    print(f"{'FAIL' if fails else 'PASS'}: {len(cases) + extra - len(fails)} of {len(cases) + extra} host checks")
     return 1 if fails else 0
 
 

@@ -114,6 +114,10 @@ def engine_args(f: Fmt, nsid: int, rw: str, *, off_mib: int, size_mib: float, da
          f"--iodepth={depth}"]
     if f.pi:
         a += [f"--pi_act={pi_act}", f"--pi_chk={f.chk() if chk is None else chk}"]
+        if chk == "NONE":
+            # Device checks off, every field checked on the host: the host checks
+            # what pi_chk names (fio's rule), so the host's set is named apart.
+            a.append(f"--pi_host_chk={f.chk()}")
     if report:
         a.append(f"--pi_report=/results/{report}")
     return a + list(extra)

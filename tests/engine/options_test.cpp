@@ -38,6 +38,18 @@ TEST(PiChk, Parse) {
     EXPECT_TRUE(parse_pi_chk("NONE").ok());
     EXPECT_EQ(parse_pi_chk("NONE").value, 0);
     EXPECT_FALSE(parse_pi_chk("NONE,GUARD").ok());
+    // fio matches the words anywhere in the string: empty items mean nothing
+    // (its t/nvmept_pi.py writes "APPTAG,GUARD," for type 3).
+    EXPECT_EQ(parse_pi_chk("APPTAG,GUARD,").value, CHK_APP | CHK_GUARD);
+    EXPECT_EQ(parse_pi_chk(",REFTAG,,").value, CHK_REF);
+    EXPECT_TRUE(parse_pi_chk(",,").ok());
+    EXPECT_EQ(parse_pi_chk(",,").value, 0);
+    // Any case is read; a word not in upper case gets a note (fio would ignore it).
+    std::string note;
+    EXPECT_EQ(parse_pi_chk("GUARD,apptag", &note).value, CHK_GUARD | CHK_APP);
+    EXPECT_NE(note.find("upper case"), std::string::npos) << note;
+    EXPECT_EQ(parse_pi_chk("GUARD,APPTAG", &note).value, CHK_GUARD | CHK_APP);
+    EXPECT_TRUE(note.empty()) << note;
     auto r = parse_pi_chk("GUARD,CRC");
     EXPECT_FALSE(r.ok());
     EXPECT_NE(r.error.msg.find("'CRC'"), std::string::npos) << r.error.msg;
@@ -131,13 +143,44 @@ TEST(Geometry, OptionsInconsistentWithFormat) {
     EXPECT_TRUE(check_geometry("ng", geo("4096+8/t2"), o, shape(4096), &md));
     EXPECT_FALSE(check_geometry("ng", geo("4096+16/t2/g64"), o, shape(4096), &md));
 
+    // apptag=0xffff is fio's way to write escaped blocks (t/nvmept_pi.py tests
+    // 315-317): accepted, as fio accepts it.
     o = host_pi();
     o.apptag = 0xffff;
-    e = check_geometry("ng", geo("4096+8/t1"), o, shape(4096), &md);
-    ASSERT_TRUE(e);
-    EXPECT_NE(e.msg.find("escape"), std::string::npos) << e.msg;
+    EXPECT_FALSE(check_geometry("ng", geo("4096+8/t1"), o, shape(4096), &md));
+    EXPECT_FALSE(check_geometry("ng", geo("512+8/t2"), o, shape(4096), &md));
     o.apptag = 0x10000;
     EXPECT_TRUE(check_geometry("ng", geo("4096+8/t1"), o, shape(4096), &md));
+}
+
+// As fio: the host checks the fields pi_chk names; pi_host_chk (ours) names
+// another set; pi_verify=0 checks nothing.
+TEST(HostChecks, FollowPiChk) {
+    EngineOptions o;
+    EXPECT_EQ(host_checks(o), 0);
+    o.pi_chk = CHK_GUARD | CHK_REF;
+    EXPECT_EQ(host_checks(o), CHK_GUARD | CHK_REF);
+    o.pi_host_chk = CHK_ALL;
+    o.pi_host_chk_set = true;
+    EXPECT_EQ(host_checks(o), CHK_ALL);
+    o.pi_host_chk = 0;
+    EXPECT_EQ(host_checks(o), 0);
+    o.pi_verify = false;
+    o.pi_host_chk = CHK_ALL;
+    EXPECT_EQ(host_checks(o), 0);
+
+    uint32_t md = 0;
+    EngineOptions t3 = host_pi();
+    t3.pi_chk = CHK_GUARD;
+    t3.pi_host_chk = CHK_ALL;
+    t3.pi_host_chk_set = true;
+    Error e = check_geometry("ng", geo("512+8/t3"), t3, shape(4096), &md);
+    ASSERT_TRUE(e);
+    EXPECT_NE(e.msg.find("use pi_host_chk=GUARD,APPTAG"), std::string::npos) << e.msg;
+    t3.pi_chk = 0;
+    e = check_geometry("ng", geo("4096+0"), t3, shape(4096), &md);
+    ASSERT_TRUE(e);
+    EXPECT_NE(e.msg.find("drop pi_host_chk"), std::string::npos) << e.msg;
 }
 
 TEST(Geometry, InjectNeedsHostPiAndWrites) {
