@@ -307,17 +307,20 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
         e->md_per_io_ = std::max(e->md_per_io_, md);
         flags |= f->be->ring_flags();
         const Format& fmt = f->be->geometry().fmt;
-        if (i == 0 && e->log_)
-            for (const std::string& n : o.notes) e->log_(n.c_str());
-        if ((fmt.pi_type == 1 || fmt.pi_type == 2) && o.apptag == 0xffff && j.writes && e->log_)
-            e->log_(("pifio: " + f->be->path() + ": apptag=0xffff: blocks written with it are escaped (type " +
-                     std::to_string(fmt.pi_type) + " skips every check of a block whose app tag is 0xffff)")
-                        .c_str());
+        // Remarks, not errors: fio's info log (its "note:" lines), never stderr, where
+        // fio's own test scripts count any output as a failure.
+        void (*info)(const char*) = j.info ? j.info : j.log;
+        if (i == 0 && info)
+            for (const std::string& n : o.notes) info(n.c_str());
+        if ((fmt.pi_type == 1 || fmt.pi_type == 2) && o.apptag == 0xffff && j.writes && info)
+            info(("pifio: " + f->be->path() + ": apptag=0xffff: blocks written with it are escaped (type " +
+                  std::to_string(fmt.pi_type) + " skips every check of a block whose app tag is 0xffff)")
+                     .c_str());
         e->reports_[i].path = f->be->path();
         e->reports_[i].desc = f->be->describe();
-        if (o.hipri && e->log_) {
+        if (o.hipri && info) {
             const std::string note = hipri_note(f->be->path());
-            if (!note.empty()) e->log_(note.c_str());
+            if (!note.empty()) info(note.c_str());
         }
     }
 

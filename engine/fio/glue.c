@@ -128,6 +128,11 @@ static void glue_log(const char *line)
 	log_err("%s\n", line);
 }
 
+static void glue_info(const char *line)
+{
+	log_info("%s\n", line);
+}
+
 static void fill_opts(struct thread_data *td, struct pifio_opts *c)
 {
 	struct pifio_fio_options *o = td->eo;
@@ -218,6 +223,7 @@ static int pifio_init(struct thread_data *td)
 	j.trims = td_trim(td);
 	j.nfiles = td->o.nr_files;
 	j.log = glue_log;
+	j.info = glue_info;
 	j.subjob = td->subjob_number;
 	j.numjobs = td->o.numjobs;
 

@@ -48,7 +48,8 @@ struct pifio_job {
 	int reads, writes, trims;
 	int fio_verify;
 	unsigned int nfiles;
-	void (*log)(const char *line);	/* one line, no trailing newline */
+	void (*log)(const char *line);	/* one line, no trailing newline: errors (fio's stderr) */
+	void (*info)(const char *line);	/* set-up remarks (fio's info log); NULL: log */
 	unsigned int subjob, numjobs;	/* numjobs > 1: pi_report gets a .<subjob> suffix */
 };
 
