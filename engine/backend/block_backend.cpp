@@ -20,6 +20,12 @@
 namespace pifio {
 namespace {
 
+std::string hex16(uint32_t v) {
+    char b[12];
+    snprintf(b, sizeof b, "0x%04x", v);
+    return b;
+}
+
 std::string kernel_release() {
     struct utsname u;
     return uname(&u) == 0 ? u.release : "this kernel";
@@ -244,6 +250,13 @@ Result<std::unique_ptr<Backend>> BlockBackend::open(const std::string& path, con
     }
 
     if (b->uring_pi_) {
+        // The io_uring PI attribute carries an app tag and no mask: the kernel has the
+        // device compare all 16 bits. fio's io_uring engine refuses any other mask.
+        if ((o.pi_chk & CHK_APP) && o.apptag_mask != 0xffff)
+            return fail(EINVAL, path + ": apptag_mask=" + hex16(o.apptag_mask) +
+                                    " with pi_chk=" + pi_chk_to_string(o.pi_chk) +
+                                    ": io_uring PI attributes carry no app tag mask (the device checks all 16 bits); "
+                                    "use apptag_mask=0xffff, or passthrough on the namespace's /dev/ngXnY");
         b->geo_ = make_geometry(fmt, false, bytes / uint32_t(lbs));
         if (o.pi_chk & CHK_GUARD) b->chk_flags_ |= uapi::IO_INTEGRITY_CHK_GUARD;
         if (o.pi_chk & CHK_REF) b->chk_flags_ |= uapi::IO_INTEGRITY_CHK_REFTAG;
@@ -278,7 +291,9 @@ Result<std::unique_ptr<Backend>> BlockBackend::open(const std::string& path, con
         }
         audit::AuditOptions ao;
         ao.checks = CHK_GUARD | CHK_REF;
-        if (b->uring_pi_) {
+        // The app tag is ours only on the uring-pi path, and checked only when the
+        // job asks for it (pi_chk names APPTAG, or pi_host_chk does), as fio would.
+        if (b->uring_pi_ && ((o.pi_host_chk_set ? o.pi_host_chk : o.pi_chk) & CHK_APP)) {
             ao.checks |= CHK_APP;
             ao.app_tag = uint16_t(o.apptag);
             ao.app_mask = uint16_t(o.apptag_mask);
