@@ -192,7 +192,8 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
                  env: dict | None = None, smp: int = 1, mem: str = "1G",
                  run_dir: Path | None = None, cmdline_extra: str = "",
                  results_size: int = 256 << 20, binaries=(), keep_run_dir: bool = True,
-                 on_line=None, qemu_args=(), clock: str = "realtime", icount_shift: int = 0) -> GuestResult:
+                 on_line=None, qemu_args=(), clock: str = "realtime", icount_shift: int = 0,
+                 archives=()) -> GuestResult:
     """Boot `kernel` (name or bzImage path or lab.kernels.Kernel) with the given
     namespaces (format specs or Namespace objects), run `script` in the guest.
 
@@ -208,6 +209,8 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     clock: "realtime" (default) or "icount": guest time counts executed
              instructions, 2**icount_shift ns each (see clock_args); the
              result's .clock says which, for result metadata.
+    archives: extra prebuilt newc archives (host paths) unpacked after the base
+             and modules, e.g. lab.pyguest.archive() (python in the guest).
     Never raises for a failing script or a hung guest: look at rc / timed_out.
     Raises PifioError for set-up problems (no QEMU, unknown kernel, bad format).
     """
@@ -236,7 +239,7 @@ def boot_and_run(kernel="7.3", namespaces=("4096+8/t1",), script: str = "true", 
     # Let the guest kill a hung script itself so that results still come back.
     genv["PIFIO_GUEST_TIMEOUT"] = str(max(10, int(timeout - 30 - 10 * smp)))
     genv.update(env or {})
-    initrd = initramfs.assemble(run_dir / "initrd.cpio", [base, mods],
+    initrd = initramfs.assemble(run_dir / "initrd.cpio", [base, mods, *map(Path, archives)],
                                 initramfs.run_archive(script, files or {}, genv))
 
     # disks
