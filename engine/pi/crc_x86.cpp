@@ -56,6 +56,30 @@ constexpr std::array<FoldK, kMaxFold> make_norm() {
 constexpr std::array<FoldK, kMaxFold> kFoldRefl = make_refl();
 constexpr std::array<FoldK, kMaxFold> kFoldNorm = make_norm();
 
+// Final fold: a 128-bit lane j lanes before the last one goes straight to
+// the 128-bit value the Barrett step takes (lane * x^(128j + 64) mod P), so
+// every lane of every accumulator is one independent pair of multiplies and
+// no lane merge or separate 128 -> 64 step is left. Stored in descending
+// distance, so that one vector load at kMaxFin - kLanes - J gives a vector's
+// lanes (earliest first) at distances J + kLanes - 1 ... J.
+constexpr unsigned kMaxFin = 32;
+constexpr std::array<FoldK, kMaxFin> make_fin_refl() {
+    std::array<FoldK, kMaxFin> t{};
+    for (unsigned j = 0; j < kMaxFin; ++j)   // D = 128j + 64: lo * x^(D+63), hi * x^(D-1)
+        t[kMaxFin - 1 - j] = {reflect64(xpow_mod(kP64, 128 * j + 127)), reflect64(xpow_mod(kP64, 128 * j + 63))};
+    return t;
+}
+constexpr std::array<FoldK, kMaxFin> make_fin_norm() {
+    std::array<FoldK, kMaxFin> t{};
+    for (unsigned j = 0; j < kMaxFin; ++j)   // D = 128j + 64: lo * x^D, hi * x^(D+64)
+        t[kMaxFin - 1 - j] = {xpow_mod(kP16x48, 128 * j + 64), xpow_mod(kP16x48, 128 * j + 128)};
+    return t;
+}
+alignas(64) constexpr std::array<FoldK, kMaxFin> kFinRefl = make_fin_refl();
+alignas(64) constexpr std::array<FoldK, kMaxFin> kFinNorm = make_fin_norm();
+// The last lane's low-degree half is only moved (x^63 reflected is 1).
+static_assert(kFinRefl[kMaxFin - 1].hi == 1 && kFinRefl[kMaxFin - 1].lo == reflect64(xpow_mod(kP64, 127)));
+
 // Final reduction constants.
 constexpr uint64_t kReflX127 = reflect64(xpow_mod(kP64, 127));
 constexpr uint64_t kReflMu127 = reflect64(xpow_div(kP64, 63));              // floor(x^127 / P)
@@ -108,6 +132,7 @@ inline __attribute__((always_inline)) V vrev(V a) {
 inline __attribute__((always_inline)) V vbcast(__m128i x) { return x; }
 inline __attribute__((always_inline)) __m128i vlane(V a, unsigned) { return a; }
 inline __attribute__((always_inline)) V vfirst(__m128i x) { return x; }
+inline __attribute__((always_inline)) __m128i vhxor(V a) { return a; }
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_pclmul
@@ -133,6 +158,9 @@ inline __attribute__((always_inline)) __m128i vlane(V a, unsigned i) {
     return i == 0 ? _mm256_castsi256_si128(a) : _mm256_extracti128_si256(a, 1);
 }
 inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm256_zextsi128_si256(x); }
+inline __attribute__((always_inline)) __m128i vhxor(V a) {
+    return _mm_xor_si128(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+}
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_avx2
@@ -166,6 +194,10 @@ inline __attribute__((always_inline)) __m128i vlane(V a, unsigned i) {
     }
 }
 inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm512_zextsi128_si512(x); }
+inline __attribute__((always_inline)) __m128i vhxor(V a) {
+    const __m256i h = _mm256_xor_si256(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
+    return _mm_xor_si128(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_avx512
@@ -209,6 +241,10 @@ inline __attribute__((always_inline)) __m128i vlane(V a, unsigned i) {
     return (i & 1) ? _mm256_extracti128_si256(h, 1) : _mm256_castsi256_si128(h);
 }
 inline __attribute__((always_inline)) V vfirst(__m128i x) { return {_mm256_zextsi128_si256(x), _mm256_setzero_si256()}; }
+inline __attribute__((always_inline)) __m128i vhxor(V a) {
+    const __m256i h = _mm256_xor_si256(a.lo, a.hi);
+    return _mm_xor_si128(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_emu512
