@@ -1,4 +1,18 @@
-// Google Benchmark for the PI core. Names: <op>/<impl>/<bytes>.
+// Google Benchmark for the PI core.
+//
+// Per-I/O rows, as fio issues them: <op>/<impl>/<format>/<io bytes>
+//   op:     generate, verify (one call per I/O of io bytes of data), crc
+//           (the raw CRC of the same guard bytes, one plain call per block)
+//   impl:   pifio (pifio::generate / verify), isal (the loop an application
+//           writes around ISA-L's CRC, below), fio (fio's own per-I/O
+//           routines fio_nvme_generate_guard / fio_nvme_pi_verify from
+//           engines/nvme.c of the PIFIO_FIO_SRC tree, see fio_pi_shim.c)
+//   format: the short spelling, e.g. 512+8/t1, 4096+16/t1/g64/ext
+//           (op = first field, impl = second, io bytes = last, format = the rest)
+//   io bytes: 4096, 32768, 131072 data bytes per I/O.
+// Every row's label names the CPU model and the CRC kernel behind the impl.
+//
+// Single-block rows: <op>/<impl>/<bytes>.
 //   op:   crc16, crc64, generate16, verify16, generate64, verify64
 //   impl: pifio (this library, best CRC the CPU has), isal (ISA-L 2.30:
 //         crc16_t10dif; crc64_ecma_refl, the same folding code as ISA-L's
@@ -17,6 +31,9 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <cstring>
 #include <random>
 #include <string>
@@ -29,7 +46,15 @@
 #include <isa-l/crc64.h>
 #endif
 
+#ifndef PIFIO_BENCH_FIO_ISAL
+#define PIFIO_BENCH_FIO_ISAL 0
+#endif
+#ifndef PIFIO_BENCH_FIO_ISAL64
+#define PIFIO_BENCH_FIO_ISAL64 0
+#endif
+
 #if PIFIO_BENCH_FIO
+#include "fio_pi_shim.h"
 extern "C" {
 unsigned short fio_crc_t10dif(unsigned short crc, const unsigned char* buffer, unsigned int len);
 unsigned long long fio_crc64_nvme(unsigned long long crc, const void* p, unsigned int len);
@@ -203,8 +228,265 @@ void bench_pifio(benchmark::State& st, size_t bytes, bool verify) {
     st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(bytes));
 }
 
+// ---------------------------------------------------- per-I/O benches --
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) {
+            const size_t c = line.find(':');
+            return c == std::string::npos ? line : line.substr(line.find_first_not_of(' ', c + 1));
+        }
+    return "unknown CPU";
+}
+
+const std::string& cpu_label() {
+    static const std::string s = cpu_model();
+    return s;
+}
+
+// What computes the CRCs of an impl's rows (the row label says it).
+std::string crc_label(const char* impl, bool g64) {
+    const std::string me = pifio::crc_impl_name(pifio::crc_active());
+    if (std::strcmp(impl, "pifio") == 0) return me;
+    if (std::strcmp(impl, "isal") == 0) return "isa-l dispatch";
+    if (std::strcmp(impl, "fio") == 0) {
+        if (g64) return PIFIO_BENCH_FIO_ISAL64 ? "fio->isa-l" : "fio byte table";
+        return PIFIO_BENCH_FIO_ISAL ? "fio->isa-l dispatch" : "fio byte table";
+    }
+    return "byte table";
+}
+
+void label_row(benchmark::State& st, const char* impl, bool g64) {
+    st.SetLabel("cpu=" + cpu_label() + "; crc=" + crc_label(impl, g64));
+}
+
+// Page-aligned data and metadata buffers of one I/O, random data.
+struct IoBufs {
+    struct Free {
+        void operator()(uint8_t* p) const { std::free(p); }
+    };
+    std::unique_ptr<uint8_t, Free> data, md;
+    size_t data_bytes = 0, md_bytes = 0;
+    IoBufs(const pifio::Format& f, uint32_t nb) {
+        data_bytes = size_t{nb} * f.data_stride();
+        md_bytes = std::max<size_t>(size_t{nb} * f.md_stride(), 64);
+        data.reset(static_cast<uint8_t*>(std::aligned_alloc(4096, (data_bytes + 4095) / 4096 * 4096)));
+        md.reset(static_cast<uint8_t*>(std::aligned_alloc(4096, (md_bytes + 4095) / 4096 * 4096)));
+        std::mt19937_64 rng(data_bytes);
+        for (size_t i = 0; i < data_bytes; ++i) data.get()[i] = static_cast<uint8_t>(rng());
+        for (size_t i = 0; i < md_bytes; ++i) md.get()[i] = static_cast<uint8_t>(rng());
+    }
+};
+
+// Where one block's pieces are, for the plain loops.
+struct LoopGeo {
+    size_t ds, mstride;
+    uint32_t dsize, pi_off, contig, chain;
+    bool ext;
+    explicit LoopGeo(const pifio::Format& f)
+        : ds(f.data_stride()),
+          mstride(f.md_stride()),
+          dsize(f.data_size),
+          pi_off(f.pi_offset()),
+          contig(f.data_size + (f.layout == pifio::Layout::ext ? f.pi_offset() : 0)),
+          chain(f.layout == pifio::Layout::ext ? 0 : f.pi_offset()),
+          ext(f.layout == pifio::Layout::ext) {}
+    uint8_t* md_of(uint8_t* d, uint8_t* m, uint32_t i) const { return ext ? d + i * ds + dsize : m + i * mstride; }
+};
+
+// The loop an application writes around a plain CRC (type 1, app tag
+// 0x1234 checked with mask 0xffff, ref = LBA), any layout and PI location.
+template <bool G64, class Crc>
+void io_loop_generate(Crc crc, const LoopGeo& g, uint8_t* data, uint8_t* md, uint32_t nb, uint64_t lba) {
+    for (uint32_t i = 0; i < nb; ++i) {
+        uint8_t* m = g.md_of(data, md, i);
+        uint64_t guard = crc(0, data + i * g.ds, g.contig);
+        if (g.chain) guard = crc(static_cast<decltype(crc(0, data, 0))>(guard), m, g.chain);
+        uint8_t* t = m + g.pi_off;
+        put_be(t, guard, G64 ? 8 : 2);
+        put_be(t + (G64 ? 8 : 2), 0x1234, 2);
+        put_be(t + (G64 ? 10 : 4), lba + i, G64 ? 6 : 4);
+    }
+}
+
+template <bool G64, class Crc>
+bool io_loop_verify(Crc crc, const LoopGeo& g, uint8_t* data, uint8_t* md, uint32_t nb, uint64_t lba) {
+    bool ok = true;
+    for (uint32_t i = 0; i < nb; ++i) {
+        uint8_t* m = g.md_of(data, md, i);
+        const uint8_t* t = m + g.pi_off;
+        const uint16_t app = static_cast<uint16_t>(get_be(t + (G64 ? 8 : 2), 2));
+        if (app == 0xffff) continue;
+        uint64_t guard = crc(0, data + i * g.ds, g.contig);
+        if (g.chain) guard = crc(static_cast<decltype(crc(0, data, 0))>(guard), m, g.chain);
+        ok &= get_be(t, G64 ? 8 : 2) == guard;
+        ok &= app == 0x1234;
+        ok &= get_be(t + (G64 ? 10 : 4), G64 ? 6 : 4) == ((lba + i) & (G64 ? 0xffffffffffffull : 0xffffffffull));
+    }
+    return ok;
+}
+
+enum class IoOp { generate, verify, crc };
+
+struct IoCase {
+    pifio::Format fmt;
+    size_t io_bytes;
+    uint32_t nb() const { return static_cast<uint32_t>(io_bytes / fmt.data_size); }
+};
+
+constexpr uint64_t kIoLba = 123456;
+
+// One benchmark of op over one I/O with a plain CRC function (isal, table).
+template <bool G64, class Crc>
+void bench_io_loop(benchmark::State& st, const char* impl, Crc crc, IoCase c, IoOp op) {
+    IoBufs b(c.fmt, c.nb());
+    const LoopGeo g(c.fmt);
+    uint8_t* d = b.data.get();
+    uint8_t* m = b.md.get();
+    io_loop_generate<G64>(crc, g, d, m, c.nb(), kIoLba);
+    if (!io_loop_verify<G64>(crc, g, d, m, c.nb(), kIoLba)) {
+        st.SkipWithError("verify found bad PI in freshly generated data");
+        return;
+    }
+    for (auto _ : st) {
+        if (op == IoOp::verify) {
+            bool ok = io_loop_verify<G64>(crc, g, d, m, c.nb(), kIoLba);
+            benchmark::DoNotOptimize(ok);
+        } else if (op == IoOp::generate) {
+            io_loop_generate<G64>(crc, g, d, m, c.nb(), kIoLba);
+            benchmark::ClobberMemory();
+        } else {
+            for (uint32_t i = 0; i < c.nb(); ++i) {
+                auto x = crc(0, d + i * g.ds, g.contig);
+                if (g.chain) x = crc(x, g.md_of(d, m, i), g.chain);
+                benchmark::DoNotOptimize(x);
+            }
+        }
+    }
+    st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(c.io_bytes));
+    label_row(st, impl, G64);
+}
+
+void bench_io_pifio(benchmark::State& st, IoCase c, IoOp op) {
+    IoBufs b(c.fmt, c.nb());
+    auto ctx = pifio::make_context(c.fmt, 0x1234, 0xffff, pifio::CHK_ALL);
+    if (!ctx.ok()) {
+        st.SkipWithError(ctx.error.msg.c_str());
+        return;
+    }
+    const pifio::Span span{kIoLba, kIoLba, c.nb()};
+    uint8_t* d = b.data.get();
+    uint8_t* m = b.md.get();
+    pifio::generate(ctx.value, d, m, span);
+    pifio::VerifyStats vs;
+    if (!pifio::verify(ctx.value, d, m, span, nullptr, 0, &vs)) {
+        st.SkipWithError("verify found bad PI in freshly generated data");
+        return;
+    }
+    for (auto _ : st) {
+        if (op == IoOp::verify) {
+            bool ok = pifio::verify(ctx.value, d, m, span, nullptr, 0, &vs);
+            benchmark::DoNotOptimize(ok);
+        } else {
+            pifio::generate(ctx.value, d, m, span);
+            benchmark::ClobberMemory();
+        }
+    }
+    st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(c.io_bytes));
+    label_row(st, "pifio", c.fmt.guard == pifio::Guard::g64);
+}
+
+#if PIFIO_BENCH_FIO
+void bench_io_fio(benchmark::State& st, IoCase c, IoOp op) {
+    IoBufs b(c.fmt, c.nb());
+    const bool g64 = c.fmt.guard == pifio::Guard::g64;
+    std::unique_ptr<fio_pi_io, void (*)(fio_pi_io*)> io(
+        fio_pi_io_new(c.fmt.data_size, c.fmt.ms, c.fmt.layout == pifio::Layout::ext, c.fmt.loc == pifio::PiLoc::first,
+                      g64, c.fmt.pi_type, 0x1234),
+        fio_pi_io_free);
+    if (!io) {
+        st.SkipWithError("out of memory");
+        return;
+    }
+    uint8_t* d = b.data.get();
+    uint8_t* m = c.fmt.layout == pifio::Layout::ext ? nullptr : b.md.get();
+    const unsigned long long len = b.data_bytes;
+    fio_pi_io_generate(io.get(), d, m, len, kIoLba);
+    // fio's tuples must be the ones pifio checks, or the rows compare different work.
+    auto ctx = pifio::make_context(c.fmt, 0x1234, 0xffff, pifio::CHK_ALL);
+    pifio::VerifyStats vs;
+    if (!ctx.ok() || fio_pi_io_verify(io.get(), d, m, len, kIoLba) != 0 ||
+        !pifio::verify(ctx.value, d, b.md.get(), pifio::Span{kIoLba, kIoLba, c.nb()}, nullptr, 0, &vs)) {
+        st.SkipWithError("fio's generate and verify disagree with pifio's on this format");
+        return;
+    }
+    for (auto _ : st) {
+        if (op == IoOp::verify) {
+            int r = fio_pi_io_verify(io.get(), d, m, len, kIoLba);
+            benchmark::DoNotOptimize(r);
+        } else {
+            fio_pi_io_generate(io.get(), d, m, len, kIoLba);
+            benchmark::ClobberMemory();
+        }
+    }
+    st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(c.io_bytes));
+    label_row(st, "fio", g64);
+}
+#endif
+
+void register_io() {
+    const char* specs[] = {"512+8", "512+16/g64", "4096+8", "4096+16/g64", "4096+64/first"};
+    const size_t ios[] = {4096, 32768, 131072};
+    for (const char* layout : {"", "/ext"})
+        for (const char* sp : specs) {
+            auto f = pifio::parse_format(std::string(sp) + layout);
+            if (!f.ok()) {
+                std::fprintf(stderr, "pi_bench: %s\n", f.error.msg.c_str());
+                std::exit(1);
+            }
+            const std::string fs = pifio::format_to_short(f.value);
+            const bool g64 = f.value.guard == pifio::Guard::g64;
+            for (size_t io : ios) {
+                const IoCase c{f.value, io};
+                auto name = [&](const char* op, const char* impl) {
+                    return std::string(op) + "/" + impl + "/" + fs + "/" + std::to_string(io);
+                };
+                for (IoOp op : {IoOp::generate, IoOp::verify, IoOp::crc}) {
+                    const char* on = op == IoOp::generate ? "generate" : op == IoOp::verify ? "verify" : "crc";
+                    if (op == IoOp::crc)
+                        benchmark::RegisterBenchmark(name(on, "pifio").c_str(), [=](benchmark::State& s) {
+                            if (g64)
+                                bench_io_loop<true>(s, "pifio", pifio_crc64, c, op);
+                            else
+                                bench_io_loop<false>(s, "pifio", pifio_crc16, c, op);
+                        });
+                    else
+                        benchmark::RegisterBenchmark(name(on, "pifio").c_str(),
+                                                     [=](benchmark::State& s) { bench_io_pifio(s, c, op); });
+#if PIFIO_BENCH_ISAL
+                    benchmark::RegisterBenchmark(name(on, "isal").c_str(), [=](benchmark::State& s) {
+                        if (g64)
+                            bench_io_loop<true>(s, "isal", isal_crc64, c, op);
+                        else
+                            bench_io_loop<false>(s, "isal", isal_crc16, c, op);
+                    });
+#endif
+#if PIFIO_BENCH_FIO
+                    if (op != IoOp::crc)
+                        benchmark::RegisterBenchmark(name(on, "fio").c_str(),
+                                                     [=](benchmark::State& s) { bench_io_fio(s, c, op); });
+#endif
+                }
+            }
+        }
+}
+
 void register_all() {
     const size_t sizes[] = {512, 4096, 65536};
+    // One buffer of an I/O's size (the target for verify of many small blocks).
+    const size_t crc_sizes[] = {512, 4096, 32768, 65536, 131072};
     struct Impl16 {
         const char* name;
         uint16_t (*crc)(uint16_t, const uint8_t*, size_t);
@@ -227,33 +509,48 @@ void register_all() {
         return std::string(op) + "/" + impl + "/" + std::to_string(n);
     };
     for (const auto& im : i16)
-        for (size_t n : sizes)
-            benchmark::RegisterBenchmark(name("crc16", im.name, n).c_str(), [=](benchmark::State& s) { bench_crc(s, im.crc, n); });
+        for (size_t n : crc_sizes)
+            benchmark::RegisterBenchmark(name("crc16", im.name, n).c_str(), [=](benchmark::State& s) {
+                bench_crc(s, im.crc, n);
+                label_row(s, im.name, false);
+            });
     for (const auto& im : i64)
-        for (size_t n : sizes)
-            benchmark::RegisterBenchmark(name("crc64", im.name, n).c_str(), [=](benchmark::State& s) { bench_crc(s, im.crc, n); });
+        for (size_t n : crc_sizes)
+            benchmark::RegisterBenchmark(name("crc64", im.name, n).c_str(), [=](benchmark::State& s) {
+                bench_crc(s, im.crc, n);
+                label_row(s, im.name, true);
+            });
     for (bool verify : {false, true}) {
         for (const auto& im : i16)
             for (size_t n : sizes) {
                 const char* op = verify ? "verify16" : "generate16";
                 if (std::strcmp(im.name, "pifio") == 0)
-                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(),
-                                                 [=](benchmark::State& s) { bench_pifio<false>(s, n, verify); });
+                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(), [=](benchmark::State& s) {
+                        bench_pifio<false>(s, n, verify);
+                        label_row(s, im.name, false);
+                    });
                 else
-                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(),
-                                                 [=](benchmark::State& s) { bench_loop<false>(s, im.crc, n, verify); });
+                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(), [=](benchmark::State& s) {
+                        bench_loop<false>(s, im.crc, n, verify);
+                        label_row(s, im.name, false);
+                    });
             }
         for (const auto& im : i64)
             for (size_t n : sizes) {
                 const char* op = verify ? "verify64" : "generate64";
                 if (std::strcmp(im.name, "pifio") == 0)
-                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(),
-                                                 [=](benchmark::State& s) { bench_pifio<true>(s, n, verify); });
+                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(), [=](benchmark::State& s) {
+                        bench_pifio<true>(s, n, verify);
+                        label_row(s, im.name, true);
+                    });
                 else
-                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(),
-                                                 [=](benchmark::State& s) { bench_loop<true>(s, im.crc, n, verify); });
+                    benchmark::RegisterBenchmark(name(op, im.name, n).c_str(), [=](benchmark::State& s) {
+                        bench_loop<true>(s, im.crc, n, verify);
+                        label_row(s, im.name, true);
+                    });
             }
     }
+    register_io();
 }
 
 }  // namespace
@@ -275,6 +572,8 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::AddCustomContext("pifio_crc_impl", pifio::crc_impl_name(pifio::crc_active()));
+    benchmark::AddCustomContext("pifio_crc_dispatch", pifio::crc_dispatch_note());
+    benchmark::AddCustomContext("cpu_model", cpu_label());
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

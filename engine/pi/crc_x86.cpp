@@ -53,13 +53,54 @@ constexpr std::array<FoldK, kMaxFold> make_norm() {
     for (unsigned j = 1; j < kMaxFold; ++j) t[j] = {xpow_mod(kP16x48, 128 * j), xpow_mod(kP16x48, 128 * j + 64)};
     return t;
 }
+// Reflected domain of P16 * x^48 (CRC16 over bit-reversed bytes), as make_refl.
+constexpr std::array<FoldK, kMaxFold> make_r16() {
+    std::array<FoldK, kMaxFold> t{};
+    for (unsigned j = 1; j < kMaxFold; ++j)
+        t[j] = {reflect64(xpow_mod(kP16x48, 128 * j + 63)), reflect64(xpow_mod(kP16x48, 128 * j - 1))};
+    return t;
+}
+constexpr std::array<FoldK, kMaxFold> kFoldR16 = make_r16();
 constexpr std::array<FoldK, kMaxFold> kFoldRefl = make_refl();
 constexpr std::array<FoldK, kMaxFold> kFoldNorm = make_norm();
+
+// Final fold: a 128-bit lane j lanes before the last one goes straight to
+// the 128-bit value the Barrett step takes (lane * x^(128j + 64) mod P), so
+// every lane of every accumulator is one independent pair of multiplies and
+// no lane merge or separate 128 -> 64 step is left. Stored in descending
+// distance, so that one vector load at kMaxFin - kLanes - J gives a vector's
+// lanes (earliest first) at distances J + kLanes - 1 ... J.
+constexpr unsigned kMaxFin = 32;
+constexpr std::array<FoldK, kMaxFin> make_fin_refl() {
+    std::array<FoldK, kMaxFin> t{};
+    for (unsigned j = 0; j < kMaxFin; ++j)   // D = 128j + 64: lo * x^(D+63), hi * x^(D-1)
+        t[kMaxFin - 1 - j] = {reflect64(xpow_mod(kP64, 128 * j + 127)), reflect64(xpow_mod(kP64, 128 * j + 63))};
+    return t;
+}
+constexpr std::array<FoldK, kMaxFin> make_fin_norm() {
+    std::array<FoldK, kMaxFin> t{};
+    for (unsigned j = 0; j < kMaxFin; ++j)   // D = 128j + 64: lo * x^D, hi * x^(D+64)
+        t[kMaxFin - 1 - j] = {xpow_mod(kP16x48, 128 * j + 64), xpow_mod(kP16x48, 128 * j + 128)};
+    return t;
+}
+constexpr std::array<FoldK, kMaxFin> make_fin_r16() {
+    std::array<FoldK, kMaxFin> t{};
+    for (unsigned j = 0; j < kMaxFin; ++j)
+        t[kMaxFin - 1 - j] = {reflect64(xpow_mod(kP16x48, 128 * j + 127)), reflect64(xpow_mod(kP16x48, 128 * j + 63))};
+    return t;
+}
+alignas(64) constexpr std::array<FoldK, kMaxFin> kFinRefl = make_fin_refl();
+alignas(64) constexpr std::array<FoldK, kMaxFin> kFinR16 = make_fin_r16();
+alignas(64) constexpr std::array<FoldK, kMaxFin> kFinNorm = make_fin_norm();
+// The last lane's low-degree half is only moved (x^63 reflected is 1).
+static_assert(kFinRefl[kMaxFin - 1].hi == 1 && kFinRefl[kMaxFin - 1].lo == reflect64(xpow_mod(kP64, 127)));
 
 // Final reduction constants.
 constexpr uint64_t kReflX127 = reflect64(xpow_mod(kP64, 127));
 constexpr uint64_t kReflMu127 = reflect64(xpow_div(kP64, 63));              // floor(x^127 / P)
 constexpr uint64_t kReflPdivX = reflect64((uint64_t{1} << 63) | (kP64 >> 1));  // floor(P / x)
+constexpr uint64_t kR16Mu127 = reflect64(xpow_div(kP16x48, 63));
+constexpr uint64_t kR16PdivX = reflect64((uint64_t{1} << 63) | (kP16x48 >> 1));
 constexpr uint64_t kNormX128 = xpow_mod(kP16x48, 128);
 constexpr uint64_t kNormMu = xpow_div(kP16x48, 64);                          // floor(x^128 / P) - x^64
 constexpr uint64_t kNormP = kP16x48;
@@ -89,7 +130,33 @@ static_assert(((u128{xpow_div(kP64, 63)} << 64) ^ clmul(xpow_div(kP64, 63), kP64
 // (x^64 + m) * (x^64 + p) ^ (x^128 mod P) == x^128: the x^128 terms cancel, the rest must vanish.
 static_assert(((u128{kNormMu} << 64) ^ (u128{kP16x48} << 64) ^ clmul(kNormMu, kP16x48) ^ kNormX128) == 0);
 
+// Domain of a fold (see crc_fold.inc).
+enum class Dom : uint8_t { r64, n16, r16 };
+
+constexpr uint16_t rev16(uint16_t v) {
+    v = static_cast<uint16_t>(((v >> 1) & 0x5555) | ((v & 0x5555) << 1));
+    v = static_cast<uint16_t>(((v >> 2) & 0x3333) | ((v & 0x3333) << 2));
+    v = static_cast<uint16_t>(((v >> 4) & 0x0F0F) | ((v & 0x0F0F) << 4));
+    return static_cast<uint16_t>((v >> 8) | (v << 8));
+}
+static_assert(rev16(0x8BB7) == 0xEDD1 && rev16(1) == 0x8000);
+
 }  // namespace
+
+// Bit reversal of every byte by two nibble look-ups (SSSE3 shuffles).
+#pragma GCC push_options
+#pragma GCC target("sse4.1")
+namespace {
+inline __attribute__((always_inline)) __m128i brev128_lut(__m128i x) {
+    const __m128i lo = _mm_set_epi8(0x0f, 0x07, 0x0b, 0x03, 0x0d, 0x05, 0x09, 0x01, 0x0e, 0x06, 0x0a, 0x02, 0x0c,
+                                    0x04, 0x08, 0x00);
+    const __m128i hi = _mm_slli_epi16(lo, 4);
+    const __m128i m = _mm_set1_epi8(0x0f);
+    return _mm_or_si128(_mm_shuffle_epi8(hi, _mm_and_si128(x, m)),
+                        _mm_shuffle_epi8(lo, _mm_and_si128(_mm_srli_epi16(x, 4), m)));
+}
+}  // namespace
+#pragma GCC pop_options
 
 // ------------------------------------------------------------ PCLMULQDQ --
 #pragma GCC push_options
@@ -100,6 +167,7 @@ using V = __m128i;
 constexpr unsigned kVB = 16, kLanes = 1, kNacc = 8, kNB = 4;
 inline __attribute__((always_inline)) V vload(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const V*>(p)); }
 inline __attribute__((always_inline)) V vxor(V a, V b) { return _mm_xor_si128(a, b); }
+inline __attribute__((always_inline)) V vxor3(V a, V b, V c) { return vxor(vxor(a, b), c); }
 inline __attribute__((always_inline)) V vclmul00(V a, V k) { return _mm_clmulepi64_si128(a, k, 0x00); }
 inline __attribute__((always_inline)) V vclmul11(V a, V k) { return _mm_clmulepi64_si128(a, k, 0x11); }
 inline __attribute__((always_inline)) V vrev(V a) {
@@ -108,6 +176,10 @@ inline __attribute__((always_inline)) V vrev(V a) {
 inline __attribute__((always_inline)) V vbcast(__m128i x) { return x; }
 inline __attribute__((always_inline)) __m128i vlane(V a, unsigned) { return a; }
 inline __attribute__((always_inline)) V vfirst(__m128i x) { return x; }
+inline __attribute__((always_inline)) __m128i vhxor(V a) { return a; }
+inline __attribute__((always_inline)) __m128i brev128(__m128i x) { return brev128_lut(x); }
+inline __attribute__((always_inline)) V vbrev(V a) { return brev128_lut(a); }
+constexpr Dom kC16 = Dom::n16;
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_pclmul
@@ -122,6 +194,7 @@ using V = __m256i;
 constexpr unsigned kVB = 32, kLanes = 2, kNacc = 4, kNB = 4;
 inline __attribute__((always_inline)) V vload(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const V*>(p)); }
 inline __attribute__((always_inline)) V vxor(V a, V b) { return _mm256_xor_si256(a, b); }
+inline __attribute__((always_inline)) V vxor3(V a, V b, V c) { return vxor(vxor(a, b), c); }
 inline __attribute__((always_inline)) V vclmul00(V a, V k) { return _mm256_clmulepi64_epi128(a, k, 0x00); }
 inline __attribute__((always_inline)) V vclmul11(V a, V k) { return _mm256_clmulepi64_epi128(a, k, 0x11); }
 inline __attribute__((always_inline)) V vrev(V a) {
@@ -133,6 +206,14 @@ inline __attribute__((always_inline)) __m128i vlane(V a, unsigned i) {
     return i == 0 ? _mm256_castsi256_si128(a) : _mm256_extracti128_si256(a, 1);
 }
 inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm256_zextsi128_si256(x); }
+inline __attribute__((always_inline)) __m128i vhxor(V a) {
+    return _mm_xor_si128(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+}
+inline __attribute__((always_inline)) __m128i brev128(__m128i x) { return brev128_lut(x); }
+inline __attribute__((always_inline)) V vbrev(V a) {
+    return _mm256_set_m128i(brev128_lut(_mm256_extracti128_si256(a, 1)), brev128_lut(_mm256_castsi256_si128(a)));
+}
+constexpr Dom kC16 = Dom::n16;
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_avx2
@@ -140,7 +221,7 @@ inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm256_zextsi
 
 // ----------------------------------------------------- VPCLMULQDQ AVX-512 --
 #pragma GCC push_options
-#pragma GCC target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,vpclmulqdq")
+#pragma GCC target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,vpclmulqdq,gfni")
 // GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized on its own
 // _mm512_undefined_* in broadcast/extract helpers.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -150,6 +231,9 @@ using V = __m512i;
 constexpr unsigned kVB = 64, kLanes = 4, kNacc = 4, kNB = 4;
 inline __attribute__((always_inline)) V vload(const uint8_t* p) { return _mm512_loadu_si512(p); }
 inline __attribute__((always_inline)) V vxor(V a, V b) { return _mm512_xor_si512(a, b); }
+// One VPTERNLOGQ, its destination tied to a (the low product, computed last
+// into the accumulator's own register): no register copies in the loops.
+inline __attribute__((always_inline)) V vxor3(V a, V b, V c) { return _mm512_ternarylogic_epi64(a, b, c, 0x96); }
 inline __attribute__((always_inline)) V vclmul00(V a, V k) { return _mm512_clmulepi64_epi128(a, k, 0x00); }
 inline __attribute__((always_inline)) V vclmul11(V a, V k) { return _mm512_clmulepi64_epi128(a, k, 0x11); }
 inline __attribute__((always_inline)) V vrev(V a) {
@@ -166,6 +250,18 @@ inline __attribute__((always_inline)) __m128i vlane(V a, unsigned i) {
     }
 }
 inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm512_zextsi128_si512(x); }
+inline __attribute__((always_inline)) __m128i vhxor(V a) {
+    const __m256i h = _mm256_xor_si256(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
+    return _mm_xor_si128(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+constexpr long long kBitRevMatrix = 0x8040201008040201ll;  // GF2P8AFFINEQB: bit i <- bit 7-i
+inline __attribute__((always_inline)) __m128i brev128(__m128i x) {
+    return _mm_gf2p8affine_epi64_epi8(x, _mm_set1_epi64x(kBitRevMatrix), 0);
+}
+inline __attribute__((always_inline)) V vbrev(V a) {
+    return _mm512_gf2p8affine_epi64_epi8(a, _mm512_set1_epi64(kBitRevMatrix), 0);
+}
+constexpr Dom kC16 = Dom::r16;
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_avx512
@@ -190,6 +286,7 @@ inline __attribute__((always_inline)) V vload(const uint8_t* p) {
             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32))};
 }
 inline __attribute__((always_inline)) V vxor(V a, V b) { return {_mm256_xor_si256(a.lo, b.lo), _mm256_xor_si256(a.hi, b.hi)}; }
+inline __attribute__((always_inline)) V vxor3(V a, V b, V c) { return vxor(vxor(a, b), c); }
 inline __attribute__((always_inline)) V vclmul00(V a, V k) {
     return {_mm256_clmulepi64_epi128(a.lo, k.lo, 0x00), _mm256_clmulepi64_epi128(a.hi, k.hi, 0x00)};
 }
@@ -209,6 +306,16 @@ inline __attribute__((always_inline)) __m128i vlane(V a, unsigned i) {
     return (i & 1) ? _mm256_extracti128_si256(h, 1) : _mm256_castsi256_si128(h);
 }
 inline __attribute__((always_inline)) V vfirst(__m128i x) { return {_mm256_zextsi128_si256(x), _mm256_setzero_si256()}; }
+inline __attribute__((always_inline)) __m128i vhxor(V a) {
+    const __m256i h = _mm256_xor_si256(a.lo, a.hi);
+    return _mm_xor_si128(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+inline __attribute__((always_inline)) __m128i brev128(__m128i x) { return brev128_lut(x); }
+inline __attribute__((always_inline)) __m256i brev256(__m256i a) {
+    return _mm256_set_m128i(brev128_lut(_mm256_extracti128_si256(a, 1)), brev128_lut(_mm256_castsi256_si128(a)));
+}
+inline __attribute__((always_inline)) V vbrev(V a) { return {brev256(a.lo), brev256(a.hi)}; }
+constexpr Dom kC16 = Dom::r16;  // the AVX-512 kernels' domain, so its logic runs here too
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_emu512

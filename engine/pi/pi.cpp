@@ -60,6 +60,16 @@ struct G16 {
     static void multi(const CrcKernels& k, const uint8_t* b, size_t stride, size_t len, unsigned n, guard_t* out) {
         k.crc16_multi(b, stride, len, n, out);
     }
+    // Masks of the checked bits of the tuple read as one big-endian word.
+    static void fast_masks(bool guard, uint16_t app_mask, bool ref, uint64_t* gmask, uint64_t* wmask) {
+        *gmask = 0;
+        *wmask = (guard ? 0xffffull << 48 : 0) | uint64_t{app_mask} << 32 | (ref ? kRefMask : 0);
+    }
+    static uint64_t app_word(uint16_t app) { return uint64_t{app} << 32; }
+    // Any checked bit differs: the tuple is one 8-byte compare.
+    static bool fast_bad(const uint8_t* t, guard_t g, uint64_t want_aref, uint64_t, uint64_t wmask) {
+        return ((ld64(t) ^ (uint64_t{g} << 48 | want_aref)) & wmask) != 0;
+    }
 };
 
 // 16-byte tuple: guard CRC64 | app 16 | storage+ref 48 (big-endian).
@@ -79,6 +89,15 @@ struct G64 {
     static guard_t crc(const CrcKernels& k, guard_t seed, const uint8_t* p, size_t n) { return k.crc64(seed, p, n); }
     static void multi(const CrcKernels& k, const uint8_t* b, size_t stride, size_t len, unsigned n, guard_t* out) {
         k.crc64_multi(b, stride, len, n, out);
+    }
+    // Guard word, then app 16 | ref 48 as the second big-endian word.
+    static void fast_masks(bool guard, uint16_t app_mask, bool ref, uint64_t* gmask, uint64_t* wmask) {
+        *gmask = guard ? ~uint64_t{0} : 0;
+        *wmask = uint64_t{app_mask} << 48 | (ref ? kRefMask : 0);
+    }
+    static uint64_t app_word(uint16_t app) { return uint64_t{app} << 48; }
+    static bool fast_bad(const uint8_t* t, guard_t g, uint64_t want_aref, uint64_t gmask, uint64_t wmask) {
+        return (((ld64(t) ^ g) & gmask) | ((ld64(t + 8) ^ want_aref) & wmask)) != 0;
     }
 };
 
@@ -164,34 +183,50 @@ __attribute__((noinline, cold)) void record_bad(VerifyStats& st, Mismatch* out, 
     ++st.bad_blocks;
 }
 
+// What verify compares, set up once per call: the checked bits of the
+// tuple as masks over its big-endian words, the expected app tag in place.
+template <class T>
+struct FastCheck {
+    uint64_t gmask, wmask, app_word;
+    bool type3, guard;
+    explicit FastCheck(const PiContext& ctx)
+        : app_word(T::app_word(ctx.app_tag)), type3(ctx.fmt.pi_type == 3), guard((ctx.checks & CHK_GUARD) != 0) {
+        const uint16_t app_mask = (ctx.checks & CHK_APP) ? ctx.app_mask : 0;
+        T::fast_masks(guard, app_mask, (ctx.checks & CHK_REF) && !type3, &gmask, &wmask);
+    }
+};
+
+// Out of the hot loop: some checked bit of block b differs. Works out which
+// fields failed (in field order) and records them.
+template <class T>
+__attribute__((noinline, cold)) void classify_bad(const PiContext& ctx, VerifyStats& st, Mismatch* out,
+                                                  uint32_t max_out, const Span& span, uint32_t b, const uint8_t* t,
+                                                  uint64_t g) {
+    unsigned failed = 0;
+    if (ctx.checks & CHK_GUARD) failed |= T::guard(t) != g;
+    const uint16_t app_mask = (ctx.checks & CHK_APP) ? ctx.app_mask : 0;
+    failed |= (((T::app(t) ^ ctx.app_tag) & app_mask) != 0) << 1;
+    if ((ctx.checks & CHK_REF) && ctx.fmt.pi_type != 3) failed |= (T::ref(t) != ((span.ref + b) & T::kRefMask)) << 2;
+    record_bad<T>(st, out, max_out, span, b, failed, t, g, ctx.app_tag);
+}
+
 // Checks of one block whose guard over the contiguous bytes is g (the chain
 // over the md prefix is added here). Returns true when the block is bad.
 template <class T>
-inline __attribute__((always_inline)) bool check_block(const PiContext& ctx, const Geometry& geo, const CrcKernels& k,
-                                                       const uint8_t* m, typename T::guard_t g, uint32_t b,
-                                                       const Span& span, VerifyStats& st, Mismatch* out,
-                                                       uint32_t max_out) {
-    const bool type3 = ctx.fmt.pi_type == 3;
+inline __attribute__((always_inline)) bool check_block(const PiContext& ctx, const FastCheck<T>& fc,
+                                                       const Geometry& geo, const CrcKernels& k, const uint8_t* m,
+                                                       typename T::guard_t g, uint32_t b, const Span& span,
+                                                       VerifyStats& st, Mismatch* out, uint32_t max_out) {
     const uint8_t* t = m + geo.pi_off;
-    const uint16_t app = T::app(t);
-    if (__builtin_expect(app == 0xffff, 0) && (!type3 || T::ref(t) == T::kRefMask)) {
+    if (__builtin_expect(T::app(t) == 0xffff, 0) && (!fc.type3 || T::ref(t) == T::kRefMask)) {
         ++st.escaped;
         return false;
     }
-    unsigned failed = 0;
-    if (ctx.checks & CHK_GUARD) {
-        if (geo.chain) g = T::crc(k, g, m, geo.chain);
-        failed |= T::guard(t) != g;
-    }
-    // An unchecked app tag is a zero mask: the comparison always passes.
-    const uint16_t app_mask = (ctx.checks & CHK_APP) ? ctx.app_mask : 0;
-    failed |= (((app ^ ctx.app_tag) & app_mask) != 0) << 1;
-    if ((ctx.checks & CHK_REF) && !type3) failed |= (T::ref(t) != ((span.ref + b) & T::kRefMask)) << 2;
-    if (__builtin_expect(failed != 0, 0)) {
-        record_bad<T>(st, out, max_out, span, b, failed, t, g, ctx.app_tag);
-        return true;
-    }
-    return false;
+    if (fc.guard && geo.chain) g = T::crc(k, g, m, geo.chain);
+    if (__builtin_expect(!T::fast_bad(t, g, fc.app_word | ((span.ref + b) & T::kRefMask), fc.gmask, fc.wmask), 1))
+        return false;
+    classify_bad<T>(ctx, st, out, max_out, span, b, t, g);
+    return true;
 }
 
 template <class T>
@@ -205,15 +240,17 @@ bool verify_t(const PiContext& ctx, const uint8_t* data, const uint8_t* md, cons
         const uint32_t contig = ctx.fmt.data_size + (ctx.fmt.layout == Layout::ext ? ctx.fmt.pi_offset() : 0);
         const typename T::guard_t g = (ctx.checks & CHK_GUARD) ? T::crc(k, 0, data, contig) : 0;
         const Geometry geo(ctx.fmt);
-        check_block<T>(ctx, geo, k, geo.md_of(data, md, 0), g, 0, span, st, out, max_out);
+        const FastCheck<T> fc(ctx);
+        check_block<T>(ctx, fc, geo, k, geo.md_of(data, md, 0), g, 0, span, st, out, max_out);
     } else {
         const Geometry geo(ctx.fmt);
-        typename T::guard_t g[kMultiMax];
+        const FastCheck<T> fc(ctx);
+        typename T::guard_t g[kMultiMax] = {};
         for (uint32_t i = 0; i < span.nblocks; i += kMultiMax) {
             const unsigned n = std::min<uint32_t>(kMultiMax, span.nblocks - i);
-            if (ctx.checks & CHK_GUARD) guards<T>(k, data + i * geo.ds, geo, n, g);
+            if (fc.guard) guards<T>(k, data + i * geo.ds, geo, n, g);
             for (unsigned j = 0; j < n; ++j)
-                if (check_block<T>(ctx, geo, k, geo.md_of(data, md, i + j), g[j], i + j, span, st, out, max_out) &&
+                if (check_block<T>(ctx, fc, geo, k, geo.md_of(data, md, i + j), g[j], i + j, span, st, out, max_out) &&
                     stop_at_first)
                     goto done;
         }

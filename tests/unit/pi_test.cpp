@@ -142,6 +142,43 @@ TEST_P(Pi, EachFieldCorruptionAtTheRightBlock) {
     }
 }
 
+// Random formats, run lengths (lone blocks, partial and whole lockstep
+// groups, many groups), ref seeds near the wrap and app tags: every guard
+// against the bit-serial reference, then one random bit of one random tuple
+// flipped and found at that block and field (or ignored where unchecked).
+TEST_P(Pi, RandomRunsAgainstReference) {
+    std::mt19937_64 rng(0xb10c);
+    const std::vector<Format> fmts = all_formats();
+    for (int iter = 0; iter < 300; ++iter) {
+        const Format& f = fmts[rng() % fmts.size()];
+        const uint32_t n = 1 + static_cast<uint32_t>(rng() % 40);
+        SCOPED_TRACE(format_to_string(f) + " n=" + std::to_string(n));
+        Buffers b(f, n, rng);
+        const auto app = static_cast<uint16_t>(rng() % 0xffff);  // never the 0xFFFF escape
+        const PiContext c = ctx_of(f, app);
+        const uint64_t ref = (rng() & 1) ? ref_mask(f) - rng() % 8 : rng() & ref_mask(f);
+        const Span s{ref, ref, n};
+        generate(c, b.d(), b.m(), s);
+        for (uint32_t i = 0; i < n; ++i) ASSERT_EQ(read_tuple(f, b.d(), b.m(), i).guard, b.ref_guard(i)) << i;
+        VerifyStats st;
+        ASSERT_TRUE(verify(c, b.d(), b.m(), s, nullptr, 0, &st));
+        const uint32_t blk = static_cast<uint32_t>(rng() % n);
+        const unsigned bit = static_cast<unsigned>(rng() % (f.tuple_size() * 8));
+        b.md_of(blk)[f.pi_offset() + bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+        const Tuple t = read_tuple(f, b.d(), b.m(), blk);
+        const unsigned gbits = f.guard == Guard::g16 ? 16 : 64;
+        const Field field = bit < gbits ? Field::guard : bit < gbits + 16 ? Field::app : Field::ref;
+        Mismatch mm[2];
+        const bool ok = verify(c, b.d(), b.m(), s, mm, 2, &st);
+        if (t.app == 0xffff || (field == Field::ref && f.pi_type == 3)) continue;  // escape / unchecked
+        ASSERT_FALSE(ok);
+        ASSERT_EQ(st.bad_blocks, 1u);
+        ASSERT_EQ(st.recorded, 1u);
+        EXPECT_EQ(mm[0].block, blk);
+        EXPECT_EQ(mm[0].field, field);
+    }
+}
+
 TEST_P(Pi, StopAtFirstMaxOutAndCounts) {
     std::mt19937_64 rng(5);
     const Format f = parse_format("512+8/t1").value;

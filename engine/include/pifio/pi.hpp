@@ -81,7 +81,7 @@ enum class CrcImpl : uint8_t {
     table,           // portable slice-by-N table code
     pclmul,          // SSE4.1 + PCLMULQDQ folding
     vpclmul_avx2,    // VPCLMULQDQ on 256-bit vectors
-    vpclmul_avx512,  // VPCLMULQDQ on 512-bit vectors
+    vpclmul_avx512,  // VPCLMULQDQ on 512-bit vectors (AVX-512 F/BW/VL + GFNI)
 };
 const char* crc_impl_name(CrcImpl impl);
 // True when the CPU can run impl.
