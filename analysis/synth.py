@@ -207,3 +207,31 @@ def lab_run(results: str, run_id: str, release="7.3.0-1-cloud-amd64", formats=("
     with open(os.path.join(rd, "meta.json"), "w") as f:
         json.dump(m, f, indent=1)
     return rd
+
+
+def nightly_history(results: str, nights=("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"),
+                    change_night="2026-01-04", change=0.9, runs=5, seed=7, stable=("dm-linear/4096p8-t1",),
+                    moving=("nvme-pt/4096p8-t1",)) -> list:
+    """A history of `./pifio nightly` with one known change point: from
+    change_night on, the `moving` scenarios run at `change` x the rate (and
+    1/change x the latency); the `stable` ones never move. Returns the nightly
+    exit codes, one per night."""
+    import io
+    from . import nightly
+    codes = []
+    rng = np.random.default_rng(seed)
+    tpl = load_template()
+    for n, night in enumerate(nights):
+        rate = change if night >= change_night else 1.0
+        count = [0]
+
+        def run(argv, night=night, rate=rate, count=count):
+            count[0] += 1
+            rid = f"n{night}-{count[0]}"
+            outs = {sc: scaled(tpl, float(rng.normal(rate, 0.01 * rate))) for sc in moving}
+            outs.update({sc: scaled(tpl, float(rng.normal(1.0, 0.01))) for sc in stable})
+            write_run(results, rid, outs, meta(rid, started=f"{night}T01:00:{count[0]:02d}Z"))
+            return 0
+        codes.append(nightly.main(["-n", str(runs), "--night", night, "--results", results, "--no-report"],
+                                  runner=run, out=io.StringIO()))
+    return codes
