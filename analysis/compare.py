@@ -335,7 +335,9 @@ def compare(store: Store, a: Side, b: Side, threshold=2.0, alpha=stats.DEFAULT_A
     a.label = side_label(a_runs, "A")
     b.label = side_label(b_runs, "B")
     if a.label == b.label:
-        a.label, b.label = f"A: {a.label}", f"B: {b.label}"
+        short = a.spec != b.spec and max(len(a.spec), len(b.spec)) <= 40
+        a.label, b.label = ((f"{a.spec} ({a.label})", f"{b.spec} ({b.label})") if short
+                            else (f"A: {a.label}", f"B: {b.label}"))
     res["a"]["label"], res["b"]["label"] = a.label, b.label
     by_key = {r["run_key"]: r for r in a_runs + b_runs}
     sa = store.samples(a.run_keys, include_aggregate)

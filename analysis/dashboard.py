@@ -230,8 +230,7 @@ def _run_cost_plot(v, tmp: str, name: str):
 def _kmsg_block(msgs) -> str:
     if not msgs:
         return ""
-    lines = [f"[{verdict.fmt_num(m.ts, '.3f')}] {m.scenario + '/' + m.job + ': ' if m.scenario else ''}{m.text}"
-             for m in msgs]
+    lines = [f"[{verdict.fmt_num(m.ts, '.3f')}] {m.where}: {m.text}" for m in msgs]
     return "<pre class='kmsg'>" + _e("\n".join(lines)) + "</pre>"
 
 

@@ -51,6 +51,12 @@ class KernelMsg:
     job: str = ""
     error: bool = False
 
+    @property
+    def where(self) -> str:
+        if not self.scenario:
+            return f"{self.guest} (before the first job)"
+        return f"{self.scenario}/{self.job}" if self.job else self.scenario
+
 
 @dataclass
 class Job:
@@ -151,8 +157,7 @@ class RunVerdict:
                     out.append((f"{s.name}/{j.name}", p))
         for m in self.kernel_msgs:
             if m.error:
-                where = f"{m.scenario}/{m.job}" if m.scenario else f"{m.guest} (before the first job)"
-                out.append((where, f"kernel: {m.text}"))
+                out.append((m.where, f"kernel: {m.text}"))
         return out
 
     @property
@@ -457,6 +462,13 @@ def evaluate(run_dir: str) -> RunVerdict:
             j.cpu_us = cpu.get(job)
             sc.jobs.append(j)
     v.kernel_msgs = _kernel_msgs(run_dir)
+    # scenarios that keep their own dmesg (lab/kernel_scenarios.py: cleared at the scenario's start)
+    for sc in v.ran:
+        for line in _read(os.path.join(run_dir, sc.name, "dmesg.txt")).splitlines():
+            m = _DMESG_TS.match(line)
+            ts, text = (float(m.group(1)), m.group(2)) if m else (None, line.strip())
+            if text and INTEGRITY_RE.search(text):
+                v.kernel_msgs.append(KernelMsg(ts, text, "", sc.name, "", bool(INTEGRITY_ERROR_RE.search(text))))
     return v
 
 
@@ -569,8 +581,7 @@ def render_text(v: RunVerdict, details: bool = True) -> str:
         if msgs:
             lines += ["", f"guest kernel messages about integrity ({len(msgs)}):"]
             for m in msgs[:40]:
-                where = f"{m.scenario}/{m.job}" if m.scenario else f"{m.guest}, before the first job"
-                lines.append(f"  [{fmt_num(m.ts, '.3f')}] {where}: {m.text}")
+                lines.append(f"  [{fmt_num(m.ts, '.3f')}] {m.where}: {m.text}")
             if len(msgs) > 40:
                 lines.append(f"  … {len(msgs) - 40} more in {v.run_dir}/guest*/dmesg.txt")
         for g, info in v.guests:
