@@ -191,7 +191,9 @@ def lab_run(results: str, run_id: str, release="7.3.0-1-cloud-amd64", formats=("
             with open(os.path.join(d, "cpu.json"), "w") as f:
                 json.dump({"metric": "guest CPU per I/O", "unit": "ns", "clock": "icount shift=0 sleep=off",
                            "reps": cpu_reps}, f)
-    dmesg.append(f"[{1.5:12.6f}] nvme nvme0: 1/0/0 default/read/poll queues")
+    dmesg += [f"[{1.5:12.6f}] nvme nvme0: 1/0/0 default/read/poll queues",
+              f"[{0.0:12.6f}] NX (Execute Disable) protection: active",
+              f"[{1.6:12.6f}] integrity: Platform Keyring initialized"]
     g = os.path.join(rd, "guest", "results")
     os.makedirs(g, exist_ok=True)
     with open(os.path.join(g, "dmesg.txt"), "w") as f:

@@ -36,7 +36,9 @@ DEVICE_PI_STATUS = {0x282: "guard", 0x283: "apptag", 0x284: "reftag"}
 EILSEQ = 84          # BLK_STS_PROTECTION as errno: the block layer's "PI check failed"
 
 # Guest kernel lines about integrity; the second pattern marks the ones that are errors.
-INTEGRITY_RE = re.compile(r"integrity|ref ?tag|guard|app ?tag|protection", re.I)
+INTEGRITY_RE = re.compile(r"integrity|ref(erence)? ?tag|guard|app(lication)? ?tag|protection", re.I)
+# boot lines that match the words but are not about block integrity (IMA keyrings, NX, PKU)
+INTEGRITY_NOISE_RE = re.compile(r"keyring|Execute Disable|Protection Keys|write protect", re.I)
 INTEGRITY_ERROR_RE = re.compile(r"error|fail|mismatch|invalid|bad ", re.I)
 _DMESG_TS = re.compile(r"^\s*\[\s*(\d+\.\d+)\]\s?(.*)$")
 _JOB_MARK = re.compile(r"PIFIO-JOB (\S+) (\S+) start (\d+(?:\.\d+)?)")
@@ -390,7 +392,7 @@ def _kernel_msgs(run_dir: str) -> list:
         for line in _read(dmesg).splitlines():
             m = _DMESG_TS.match(line)
             ts, text = (float(m.group(1)), m.group(2)) if m else (None, line.strip())
-            if not text or not INTEGRITY_RE.search(text):
+            if not text or not INTEGRITY_RE.search(text) or INTEGRITY_NOISE_RE.search(text):
                 continue
             sc = job = ""
             if ts is not None:
@@ -467,7 +469,7 @@ def evaluate(run_dir: str) -> RunVerdict:
         for line in _read(os.path.join(run_dir, sc.name, "dmesg.txt")).splitlines():
             m = _DMESG_TS.match(line)
             ts, text = (float(m.group(1)), m.group(2)) if m else (None, line.strip())
-            if text and INTEGRITY_RE.search(text):
+            if text and INTEGRITY_RE.search(text) and not INTEGRITY_NOISE_RE.search(text):
                 v.kernel_msgs.append(KernelMsg(ts, text, "", sc.name, "", bool(INTEGRITY_ERROR_RE.search(text))))
     return v
 

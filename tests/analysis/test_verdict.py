@@ -44,6 +44,9 @@ def test_fail_lists_only_what_failed_before_details(runs):
     # the kernel's line is placed at the job that was running when it was logged
     assert f"{FAILING}/read-verify: kernel: nvme0n1: ref tag error at location 8" in block
     assert block.count("\n  ") == 2          # nothing that passed is listed there
+    # boot lines with the words in them (IMA keyring, NX protection) are not integrity messages
+    assert [m.text for m in v.kernel_msgs] == ["nvme0n1: ref tag error at location 8 (rcvd 9)"]
+    assert v.kernel_msgs[0].where == f"{FAILING}/read-verify"
 
 
 def test_icount_scenarios_show_cpu_not_iops(runs):
