@@ -335,7 +335,9 @@ def compare(store: Store, a: Side, b: Side, threshold=2.0, alpha=stats.DEFAULT_A
     a.label = side_label(a_runs, "A")
     b.label = side_label(b_runs, "B")
     if a.label == b.label:
-        a.label, b.label = f"A: {a.label}", f"B: {b.label}"
+        short = a.spec != b.spec and max(len(a.spec), len(b.spec)) <= 40
+        a.label, b.label = ((f"{a.spec} ({a.label})", f"{b.spec} ({b.label})") if short
+                            else (f"A: {a.label}", f"B: {b.label}"))
     res["a"]["label"], res["b"]["label"] = a.label, b.label
     by_key = {r["run_key"]: r for r in a_runs + b_runs}
     sa = store.samples(a.run_keys, include_aggregate)
@@ -405,6 +407,51 @@ def _num(v, unit=""):
     return f"{v:.3g}" if av < 1 else f"{v:.2f}"
 
 
+VERDICT_ORDER = {stats.REGRESSED: 0, stats.IMPROVED: 1, stats.NOT_COMPARABLE: 2, stats.NOISE: 3}
+EXIT_WORD = {EXIT_OK: "no regression", EXIT_REGRESSION: "REGRESSION", EXIT_NOT_COMPARABLE: "NOT COMPARABLE"}
+
+
+def rows_by_verdict(rows: list) -> list:
+    """Regressions first (largest change first), then improvements, not comparable, within noise."""
+    def mag(r):
+        c = r.get("change_pct")
+        return 0.0 if c is None or (isinstance(c, float) and math.isnan(c)) else -abs(c)
+    return sorted(rows, key=lambda r: (VERDICT_ORDER.get(r["verdict"], 9), mag(r), r["scenario"], r["metric"]))
+
+
+def headline(res: dict) -> str:
+    """One line: REGRESSION / no regression / NOT COMPARABLE with the counts."""
+    if res.get("refused"):
+        r = res["refused"]
+        return f"NOT COMPARABLE: {r['field']} differs: {r['detail']}"
+    s = res.get("summary") or summarize(res)
+    counts = ", ".join(f"{s.get(k, 0)} {k}" for k in (stats.REGRESSED, stats.IMPROVED, stats.NOISE,
+                                                      stats.NOT_COMPARABLE) if s.get(k))
+    return (f"{EXIT_WORD[res['exit']]}: {counts or 'no rows'} "
+            f"(A = {res['a'].get('label', res['a']['spec'])}, B = {res['b'].get('label', res['b']['spec'])})")
+
+
+def change_lines(res: dict, limit: int = 20) -> list:
+    """The kernel test robot's one-liners: "-6.5% regression of <scenario> read IOPS (A -> B, p=...)"."""
+    out = []
+    for r in rows_by_verdict(res.get("rows") or []):
+        if r["verdict"] not in (stats.REGRESSED, stats.IMPROVED):
+            break
+        word = "regression" if r["verdict"] == stats.REGRESSED else "improvement"
+        if r["test"] == "count":
+            out.append(f"{word} of {r['scenario']} {r['metric']}: {r['note'] or 'count changed'}")
+            continue
+        ch = r["change_pct"]
+        chs = "inf" if math.isinf(ch) else f"{ch:+.1f}%"
+        p = "" if r["test"] == "count" or math.isnan(r["p_value"]) else f", p={r['p_value']:.3g}"
+        out.append(f"{chs} {word} of {r['scenario']} {r['metric']} ({_num(r['a'], r['unit'])} -> "
+                   f"{_num(r['b'], r['unit'])}{(' ' + r['unit']) if r['unit'] and r['unit'] not in r['metric'] else ''}"
+                   f"{p})")
+        if len(out) >= limit:
+            break
+    return out
+
+
 MARK = {stats.IMPROVED: "+", stats.REGRESSED: "-", stats.NOISE: " ", stats.NOT_COMPARABLE: "?"}
 
 
@@ -414,6 +461,13 @@ def render_text(res: dict) -> str:
         r = res["refused"]
         return f"pifio compare: refused, {r['field']} differs: {r['detail']}\n"
     a, b = res["a"], res["b"]
+    lines.append(headline(res))
+    changes = change_lines(res)
+    lines += ["  " + c for c in changes]
+    n_changed = sum(1 for r in res["rows"] if r["verdict"] in (stats.REGRESSED, stats.IMPROVED))
+    if n_changed > len(changes):
+        lines.append(f"  ... {n_changed - len(changes)} more changes in the table")
+    lines.append("")
     lines.append(f"pifio compare  A = {a['label']} ({len(a['runs'])} run(s))   B = {b['label']} "
                  f"({len(b['runs'])} run(s))")
     lines.append(f"  rates: harmonic mean; times: arithmetic mean; percentiles from summed histogram bins")
@@ -454,8 +508,7 @@ def render_text(res: dict) -> str:
                      "repeat the runs")
     lines.append("")
     summ = ", ".join(f"{k}: {v}" for k, v in sorted(res.get("summary", {}).items()))
-    word = {EXIT_OK: "no regression", EXIT_REGRESSION: "REGRESSION", EXIT_NOT_COMPARABLE: "NOT COMPARABLE"}
-    lines.append(f"{word[res['exit']]} ({summ})")
+    lines.append(f"{EXIT_WORD[res['exit']]} ({summ})")
     return "\n".join(lines) + "\n"
 
 

@@ -24,11 +24,18 @@ def safe_name(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_")[:120] or "plot"
 
 
-def _save(fig, outdir, name) -> str:
+# The dashboard embeds PNGs only and turns this off while it writes (half the time).
+WRITE_SVG = True
+DPI = 100
+
+
+def _save(fig, outdir, name, tight=True) -> str:
     os.makedirs(outdir, exist_ok=True)
     png = os.path.join(outdir, name + ".png")
-    fig.savefig(png, dpi=100, bbox_inches="tight")
-    fig.savefig(os.path.join(outdir, name + ".svg"), bbox_inches="tight")
+    bbox = "tight" if tight else None
+    fig.savefig(png, dpi=DPI, bbox_inches=bbox)
+    if WRITE_SVG:
+        fig.savefig(os.path.join(outdir, name + ".svg"), bbox_inches=bbox)
     plt.close(fig)
     return png
 
@@ -59,6 +66,27 @@ def latency_curves(scenario: str, curves: dict, labels: tuple, outdir: str, name
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, outdir, name or "lat-" + safe_name(scenario))
+
+
+def latency_family(title: str, series: list, outdir: str, name: str) -> str:
+    """Latency percentile curves on log axes. series: [(label, pcts, values_ns,
+    color index, linestyle)], e.g. one colour per job, one style per engine."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for label, pcts, vals, ci, ls in series:
+        v = np.asarray(vals, dtype=float) / 1000.0
+        ax.plot(_pct_x(pcts), v, ls, marker="o", ms=2.5, color=COLORS[ci % len(COLORS)], label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ticks = [50, 90, 99, 99.9, 99.99, 99.999]
+    ax.set_xticks(_pct_x(ticks))
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("percentile")
+    ax.set_ylabel("completion latency (us)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, outdir, name)
 
 
 def interval_bars(groups: dict, outdir: str, name="iops", ylabel="IOPS (harmonic mean)", title="IOPS") -> str:
@@ -123,8 +151,9 @@ def pi_cost(data: dict, outdir: str, name="pi-cost", metric="IOPS", modes=None) 
     return _save(fig, outdir, name)
 
 
-def trend(title: str, points: list, outdir: str, name: str, ylabel="") -> str:
-    """points: [(x label, value, lo, hi, flag)] in time order; flag is '', 'regressed' or 'improved'."""
+def trend(title: str, points: list, outdir: str, name: str, ylabel="", coords=False):
+    """points: [(x label, value, lo, hi, flag, ...)] in time order; flag is '', 'regressed' or 'improved'.
+    coords=True: returns (png, [(x px, y px)] of each point in the PNG) for an HTML image map."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
     x = np.arange(len(points))
     vals = np.array([p[1] for p in points], dtype=float)
@@ -149,7 +178,15 @@ def trend(title: str, points: list, outdir: str, name: str, ylabel="") -> str:
     for hh, ll in zip(h, lab):
         seen.setdefault(ll, hh)
     ax.legend(seen.values(), seen.keys(), fontsize=7)
-    return _save(fig, outdir, name)
+    if not coords:
+        return _save(fig, outdir, name)
+    fig.tight_layout()
+    fig.canvas.draw()
+    h = fig.get_size_inches()[1] * DPI
+    k = DPI / fig.dpi
+    disp = ax.transData.transform(np.column_stack([x, np.nan_to_num(vals)]))
+    pts = [(float(px * k), float(h - py * k)) for px, py in disp]
+    return _save(fig, outdir, name, tight=False), pts
 
 
 def iops_groups_from_rows(res: dict) -> dict:

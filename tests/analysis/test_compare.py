@@ -116,7 +116,10 @@ def test_pi_errors_regress(results, capsys):
                                    "mismatches": [{"lba": 8, "field": "reftag", "got": 9, "want": 8}]}})
     rc, out, _ = run(["--results", results, "pibase-*", "pibad-*"], capsys)
     assert rc == 1
-    line = [l for l in out.splitlines() if "PI errors" in l]
+    head = [l for l in out.splitlines() if l.startswith("  regression of")]
+    assert len(head) == 2 and all("PI errors: total 0 vs 2" in l for l in head), out
+    assert out.splitlines()[0].startswith("REGRESSION: 2 regressed")
+    line = [l for l in out.splitlines() if "PI errors" in l and not l.startswith("  regression of")]
     assert len(line) == 2 and all("regressed" in l for l in line)
     st = Store.for_results(results)
     assert st.db.execute("SELECT sum(reftag) FROM pi_reports WHERE run_key='pibad-1'").fetchone()[0] == 2
