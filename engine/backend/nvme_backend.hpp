@@ -23,9 +23,6 @@ public:
     void close() noexcept override;
     int prep(io_uring_sqe* sqe, const Io& io) const noexcept override;
     Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept override;
-    const char* status_name(uint16_t status) const noexcept override;
-
-    const nvme::IoGeom& io_geom() const { return io_; }
 
 private:
     NvmeBackend() = default;
