@@ -53,7 +53,6 @@ struct Completion {
 class Backend {
 public:
     virtual ~Backend() = default;
-    virtual const char* kind() const noexcept = 0;        // "nvme", "block"
     virtual const std::string& path() const noexcept = 0;
     virtual const Geometry& geometry() const noexcept = 0;
     // One line for logs and the report ("nsid 1, 4096+8/t1 (Identify)").

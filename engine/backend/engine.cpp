@@ -38,7 +38,6 @@ Result<FileState*> probe_file(const EngineOptions& o, const std::string& path) {
     auto f = std::make_unique<FileState>();
     f->be = std::move(be.value);
     f->be->close();
-    f->opts = o;
     const Format& fmt = f->be->geometry().fmt;
     auto gen = make_context(fmt, uint16_t(o.apptag), uint16_t(o.apptag_mask), CHK_ALL);
     auto chk = make_context(fmt, uint16_t(o.apptag), uint16_t(o.apptag_mask), host_checks(o));

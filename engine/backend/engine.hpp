@@ -29,7 +29,6 @@ namespace pifio {
 // probes), kept across fio's close/reopen of the file.
 struct FileState {
     std::unique_ptr<Backend> be;
-    EngineOptions opts;     // options it was probed with
     PiContext gen;          // generate: app tag, all fields
     PiContext chk;          // verify: host_checks()
     int reg_index = -1;     // registered file slot

@@ -96,10 +96,7 @@ void Engine::note_status(FileState& f, const Slot& s, const Completion& c) noexc
                 r.status[i].count++;
                 found = true;
             }
-        if (!found) {
-            if (r.nstatus < 16) r.status[r.nstatus++] = {c.status, 1, name, c.info ? c.info->field : int8_t(-1)};
-            else r.status_other++;
-        }
+        if (!found && r.nstatus < 16) r.status[r.nstatus++] = {c.status, 1, name, c.info ? c.info->field : int8_t(-1)};
         if (logged_++ < kLogLimit)
             log("pifio: %s lba %" PRIu64 " (+%u): %s failed: %s (NVMe status 0x%03x)", r.path.c_str(), s.io.lba,
                 s.io.nlb, op, name ? name : "unknown status", c.status);

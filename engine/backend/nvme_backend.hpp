@@ -13,7 +13,6 @@ public:
     static Result<std::unique_ptr<Backend>> open(const std::string& path, const EngineOptions& o);
     ~NvmeBackend() override;
 
-    const char* kind() const noexcept override { return "nvme"; }
     const std::string& path() const noexcept override { return path_; }
     const Geometry& geometry() const noexcept override { return geo_; }
     std::string describe() const override;

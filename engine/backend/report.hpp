@@ -24,9 +24,8 @@ struct Report {
         uint64_t count;
         const char* name;   // static string from the status table, may be null
         int8_t field;       // Field whose device check failed, -1: none
-    } status[16] = {};
+    } status[16] = {};   // distinct statuses beyond 16 count in io_errors only
     uint32_t nstatus = 0;
-    uint64_t status_other = 0;
 };
 
 struct MismatchRecord {
