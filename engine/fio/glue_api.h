@@ -53,18 +53,24 @@ struct pifio_job {
 
 enum pifio_ddir { PIFIO_READ = 0, PIFIO_WRITE = 1, PIFIO_FLUSH = 2 };
 
-/* Per-file state (fio's f->engine_data). */
+/* Per-file state (fio's f->engine_data): the backend, its format and probe
+ * results, kept across fio's close/reopen of the file. */
 void *pifio_file_probe(const struct pifio_opts *o, const char *path,
 		       unsigned long long *size, int *errnum, char *err, size_t errlen);
+/* Frees a state no engine owns (the engine frees the ones it owns). */
 void pifio_file_free(void *file);
 
-/* Per-thread engine (fio's td->io_ops_data). files[i] belongs to fileno i. */
+/* Per-thread engine (fio's td->io_ops_data). files[i] belongs to fileno i.
+ * On success the engine owns the file states (freed by pifio_engine_free);
+ * on failure the caller still does. */
 void *pifio_engine_new(const struct pifio_opts *o, const struct pifio_job *j,
 		       void *const *files, unsigned int nfiles,
 		       char *err, size_t errlen);
-/* Opens the file's fd (and registers it); *fd gets it for fio. */
+/* Opens the file's fd (and registers it); *fd gets it for fio. The engine
+ * owns `file` from now on. */
 int pifio_engine_open(void *eng, void *file, unsigned int fileno, int *fd,
 		      char *err, size_t errlen);
+/* Closes the fd (after pi_audit's checks); the state stays for a reopen. */
 void pifio_engine_close(void *eng, void *file);
 /* fixedbufs: iov[i] is the buffer of io_u index i. */
 int pifio_engine_register_buffers(void *eng, const struct iovec *iov,
@@ -85,6 +91,7 @@ void *pifio_engine_event(void *eng, int i, int *err);
 /* End of job: writes pi_report. Returns 1 when PI mismatches or device PI
  * errors were seen, 0 when clean, -errno when the report could not be written. */
 int pifio_engine_finish(void *eng, char *err, size_t errlen);
+/* Frees the engine and the file states it owns. */
 void pifio_engine_free(void *eng);
 
 #ifdef __cplusplus
