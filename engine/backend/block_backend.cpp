@@ -1,6 +1,7 @@
 // Block backend (see block_backend.hpp).
 #include "block_backend.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -389,6 +390,8 @@ uint64_t BlockBackend::finish_audit(void (*log)(const char*)) noexcept {
         Error err = auditor_->check(b * bs, (e - b) * bs, &st, rec, shown < 16 ? 16 - shown : 0);
         if (err) {
             say("pifio: " + err.msg);
+            // The state outlives the close: what was checked (or failed) is not checked again.
+            std::fill(written_store_.begin(), written_store_.end(), 0);
             return bad + (e - b);
         }
         for (uint32_t i = 0; i < st.recorded; ++i) say(auditor_->format_record(rec[i]));
