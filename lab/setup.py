@@ -24,7 +24,7 @@ PACKAGES = {
     # build
     "build-essential": "compilers", "cmake": "build", "ninja-build": "build", "pkg-config": "build",
     "libgtest-dev": "unit tests", "libbenchmark-dev": "benchmarks",
-    "liburing-dev": "io_uring", "libnvme-dev": "NVMe Identify", "libisal-dev": "ISA-L CRC comparison",
+    "liburing-dev": "io_uring", "libnvme-dev": "NVMe Identify", "nlohmann-json3-dev": "engine pi_report JSON", "libisal-dev": "ISA-L CRC comparison",
     "zlib1g-dev": "fio build", "dpkg-dev": "apt-get source",
     # lab kernel builds (./pifio kernel build): kconfig, objtool, timeconst, series in git
     "flex": "kernel build", "bison": "kernel build", "libelf-dev": "kernel build (objtool)",

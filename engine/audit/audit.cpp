@@ -405,7 +405,7 @@ Error Auditor::check_run(const Run& run, AuditStats* st, AuditRecord* rec, uint3
             return err(rc < 0 ? -rc : EIO, "pi_audit: raw read of " + b.ng_path + " lba " + std::to_string(lba0 + done) + "+" +
                                                std::to_string(nlb) + " failed: " +
                                                (rc < 0 ? std::string(strerror(-rc)) : "NVMe status " + hex(uint32_t(rc))));
-        Span span{lba0 + done, (lba0 + done) & ref_mask(b.fmt), nlb};
+        Span span{lba0 + done, ref_seed(b.fmt, lba0 + done), nlb};
         VerifyStats vs;
         const uint32_t cap = uint32_t(mm_.size());
         verify(ctx.value, data, md, span, mm_.data(), cap, &vs);

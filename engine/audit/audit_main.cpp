@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
                 return 2;
             }
             VerifyStats vs;
-            verify(ctx.value, buf.data(), md, Span{lba + done, (lba + done) & ref_mask(f), n}, mm.data(),
+            verify(ctx.value, buf.data(), md, Span{lba + done, ref_seed(f, lba + done), n}, mm.data(),
                    uint32_t(mm.size()), &vs);
             st.blocks += n;
             st.bad_blocks += vs.bad_blocks;

@@ -1,10 +1,10 @@
 // A backend turns one I/O on one target into an io_uring SQE and a CQE back
-// into a result. The ring loop (engine.cpp) is shared; backends differ in
-// what they put in the SQE:
+// into a result. The ring loop (engine.hpp, io.cpp) is shared; backends
+// differ in what they put in the SQE:
 //   nvme  — /dev/ngXnY char devices: IORING_OP_URING_CMD with NVMe commands
 //           (needs 128-byte SQEs and 32-byte CQEs);
-//   block — block devices: O_DIRECT reads/writes (issue 4; engine/backend/block*).
-// open_backend() picks one by the target's file type.
+//   block — block devices: O_DIRECT reads/writes (block_backend.*).
+// open_backend() (select.cpp) picks one by the target's file type.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,9 @@ struct io_uring_sqe;
 struct io_uring_cqe;
 
 namespace pifio {
+namespace nvme {
+struct StatusInfo;
+}
 
 enum class Dir : uint8_t { read, write, flush };
 
@@ -44,12 +47,12 @@ struct Completion {
     int err = 0;            // 0, or an errno for fio
     uint16_t status = 0;    // device status (NVMe sct<<8|sc) when device is true
     bool device = false;    // err comes from a device status
+    const nvme::StatusInfo* info = nullptr;   // the status table's row, when it names the status
 };
 
 class Backend {
 public:
     virtual ~Backend() = default;
-    virtual const char* kind() const noexcept = 0;        // "nvme", "block"
     virtual const std::string& path() const noexcept = 0;
     virtual const Geometry& geometry() const noexcept = 0;
     // One line for logs and the report ("nsid 1, 4096+8/t1 (Identify)").
@@ -66,16 +69,10 @@ public:
     virtual int prep(io_uring_sqe* sqe, const Io& io) const noexcept = 0;
     // Hot path: read the completion of `io`.
     virtual Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept = 0;
-    // Human name of a device status (nullptr when unknown).
-    virtual const char* status_name(uint16_t status) const noexcept = 0;
     // At close: checks that run after the I/O (block backend: pi_audit of the
     // blocks written). Logs through `log`; returns the number of bad blocks.
     virtual uint64_t finish_audit(void (*log)(const char*)) noexcept { return 0; }
 };
-
-// io_uring setup flags a target needs, from its file type alone (the ring is
-// set up before targets are opened).
-Result<unsigned> ring_flags_for(const std::string& path);
 
 // Open `path` with the backend its file type calls for, discover its format
 // (or take pi_format), and derive its geometry for the job's PI options.

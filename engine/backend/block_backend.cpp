@@ -1,6 +1,7 @@
 // Block backend (see block_backend.hpp).
 #include "block_backend.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -15,6 +16,7 @@
 
 #include "../audit/audit.hpp"
 #include "../nvme/identify.hpp"
+#include "block_policy.hpp"
 #include "block_uapi.hpp"
 
 namespace pifio {
@@ -174,121 +176,116 @@ int probe_uring_pi() {
     return cached = (p.features & uapi::IORING_FEAT_RW_ATTR) ? 0 : EOPNOTSUPP;
 }
 
+namespace {
+
+// The format in effect: what discovery found, or pi_format when given (which
+// must fit the device). *source says which.
+Result<Format> format_in_effect(const std::string& path, uint32_t lbs, const Integrity& in, const std::string& pi_format,
+                                std::string* source) {
+    Result<Format> r;
+    r.value = in.fmt;
+    *source = in.source;
+    if (pi_format.empty()) return r;
+    auto pf = parse_format(pi_format);
+    if (!pf.ok()) {
+        r.error = {pf.error.err, path + ": pi_format=" + pi_format + ": " + pf.error.msg};
+    } else if (pf.value.data_size != lbs || pf.value.layout != Layout::sep) {
+        r.error = {EINVAL, path + ": pi_format=" + pi_format + " does not fit a block device with " +
+                               std::to_string(lbs) + "-byte logical blocks (separate metadata only); use pi_format=" +
+                               format_to_short(in.fmt)};
+    } else if (!in.present && (pf.value.ms || pf.value.pi_type)) {
+        r.error = {ENODEV, path + ": pi_format=" + pi_format + " names metadata, but the device has no " +
+                               "integrity profile (" + in.source + "), so nothing would carry or check PI; " +
+                               "use a PI namespace (or a dm-linear/striped stack over one), or drop pi_format " +
+                               "to run without PI"};
+    } else {
+        r.value = pf.value;
+        *source = "pi_format";
+    }
+    return r;
+}
+
+// Kernel auto-PI or none: the engine moves data only, no metadata crosses the ring.
+Geometry data_only_geometry(const Integrity& in, const Format& fmt, bool has_pi, uint32_t lbs, uint64_t nblocks) {
+    Geometry g;
+    g.fmt = in.present ? fmt : Format{lbs, 0, 0, Guard::g16, PiLoc::last, Layout::sep};
+    g.pract = has_pi;
+    g.xfer_ms = 0;
+    g.stride = lbs;
+    g.md_stride = 0;
+    g.nblocks = nblocks;
+    return g;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i <= s.size();) {
+        size_t j = s.find(',', i);
+        if (j == std::string::npos) j = s.size();
+        if (j > i) out.push_back(s.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Backend>> BlockBackend::open(const std::string& path, const EngineOptions& o) {
     Result<std::unique_ptr<Backend>> r;
-    auto fail = [&](int e, const std::string& m) {
-        r.error = {e, m};
+    auto fail = [&](const Error& e) {
+        r.error = e;
         return std::move(r);
     };
     std::unique_ptr<BlockBackend> b(new BlockBackend);
     b->path_ = path;
-    if (Error e = b->reopen()) return fail(e.err, e.msg);
+    if (Error e = b->reopen()) return fail(e);
     struct stat st;
     uint64_t bytes = 0;
     int lbs = 0;
     if (fstat(b->fd_, &st) != 0 || ioctl(b->fd_, BLKGETSIZE64, &bytes) != 0 || ioctl(b->fd_, BLKSSZGET, &lbs) != 0)
-        return fail(errno, path + ": cannot size the block device: " + strerror(errno));
-    if (lbs <= 0) return fail(EINVAL, path + ": logical block size " + std::to_string(lbs));
+        return fail({errno, path + ": cannot size the block device: " + strerror(errno)});
+    if (lbs <= 0) return fail({EINVAL, path + ": logical block size " + std::to_string(lbs)});
+    if (auto mode = parse_pi_mode(o.pi_mode); !mode.ok()) return fail(mode.error);
 
-    const std::string mode = o.pi_mode.empty() ? "auto" : o.pi_mode;
-    if (mode != "auto" && mode != "uring-pi" && mode != "kernel")
-        return fail(EINVAL, "pi_mode=" + mode + ": want auto, uring-pi or kernel");
-
+    // Probes: the device's integrity profile, the format, the kernel's io_uring PI.
     auto in = discover(b->fd_, st.st_rdev, uint32_t(lbs), path);
-    if (!in.ok()) return fail(in.error.err, in.error.msg);
-    Format fmt = in.value.fmt;
-    std::string source = in.value.source;
-    if (!o.pi_format.empty()) {
-        auto pf = parse_format(o.pi_format);
-        if (!pf.ok()) return fail(pf.error.err, path + ": pi_format=" + o.pi_format + ": " + pf.error.msg);
-        if (pf.value.data_size != uint32_t(lbs) || pf.value.layout != Layout::sep)
-            return fail(EINVAL, path + ": pi_format=" + o.pi_format + " does not fit a block device with " +
-                                    std::to_string(lbs) + "-byte logical blocks (separate metadata only); use pi_format=" +
-                                    format_to_short(fmt));
-        if (!in.value.present && (pf.value.ms || pf.value.pi_type))
-            return fail(ENODEV, path + ": pi_format=" + o.pi_format + " names metadata, but the device has no " +
-                                    "integrity profile (" + in.value.source + "), so nothing would carry or check PI; " +
-                                    "use a PI namespace (or a dm-linear/striped stack over one), or drop pi_format " +
-                                    "to run without PI");
-        fmt = pf.value;
-        source = "pi_format";
-    }
-    const bool has_pi = in.value.present && fmt.pi_type != 0;
-    const std::string krel = kernel_release();
+    if (!in.ok()) return fail(in.error);
+    BlockPiFacts facts;
+    auto fmt = format_in_effect(path, uint32_t(lbs), in.value, o.pi_format, &facts.format_source);
+    if (!fmt.ok()) return fail(fmt.error);
+    facts.path = path;
+    facts.kernel = kernel_release();
+    facts.uring_pi_errno = probe_uring_pi();
+    facts.integrity = in.value.present;
+    facts.integrity_source = in.value.source;
+    facts.pi_type = fmt.value.pi_type;
 
-    if (mode == "uring-pi" || (mode == "auto" && !o.pi_act && has_pi)) {
-        const int pe = probe_uring_pi();
-        std::string no;
-        if (pe != 0)
-            no = "kernel " + krel + " lacks io_uring PI attributes (needs 6.14+)";
-        else if (!in.value.present)
-            no = path + " has no integrity profile (" + in.value.source +
-                 "): the device or the dm stack above it does not pass PI up (dm-crypt and dm-integrity do not)";
-        else if (fmt.pi_type == 0)
-            no = path + " carries metadata but no protection information (" + source + ")";
-        else if (o.pi_act)
-            no = "pi_act=1 asks for PI generated below the host";
-        if (!no.empty()) {
-            if (mode == "uring-pi")
-                return fail(pe ? pe : EOPNOTSUPP,
-                            "pi_mode=uring-pi: " + no + "; use pi_mode=kernel" +
-                                (o.pi_act && pe == 0 && has_pi ? " or pi_act=0" : "") +
-                                ", or passthrough on the namespace's /dev/ngXnY");
-            b->why_ = "kernel auto-PI: " + no;
-        } else {
-            b->uring_pi_ = true;
-            b->why_ = "userspace PI via io_uring attributes";
-        }
-    } else if (mode == "kernel") {
-        if (!in.value.present && o.pi_audit.empty())
-            return fail(ENODEV, "pi_mode=kernel: " + path + " has no integrity profile (" + in.value.source +
-                                    "), so the kernel generates no PI for it; use a PI namespace, a dm-linear/striped "
-                                    "stack over one, or pi_audit=/dev/ngXnY to check the namespace below");
-        b->why_ = "kernel auto-PI (pi_mode=kernel)";
-    } else {
-        b->why_ = has_pi ? (o.pi_act ? "kernel auto-PI (pi_act=1)" : "kernel auto-PI") : "no PI on this device";
-    }
+    // Policy.
+    auto choice = choose_block_pi(o, facts);
+    if (!choice.ok()) return fail(choice.error);
+    b->uring_pi_ = choice.value.path == BlockPi::uring_pi;
+    b->why_ = choice.value.why;
 
+    const uint64_t nblocks = bytes / uint32_t(lbs);
     if (b->uring_pi_) {
         // The io_uring PI attribute carries an app tag and no mask: the kernel has the
         // device compare all 16 bits. fio's io_uring engine refuses any other mask.
         if ((o.pi_chk & CHK_APP) && o.apptag_mask != 0xffff)
-            return fail(EINVAL, path + ": apptag_mask=" + hex16(o.apptag_mask) +
-                                    " with pi_chk=" + pi_chk_to_string(o.pi_chk) +
-                                    ": io_uring PI attributes carry no app tag mask (the device checks all 16 bits); "
-                                    "use apptag_mask=0xffff, or passthrough on the namespace's /dev/ngXnY");
-        b->geo_ = make_geometry(fmt, false, bytes / uint32_t(lbs));
+            return fail({EINVAL, path + ": apptag_mask=" + hex16(o.apptag_mask) + " with pi_chk=" +
+                                     pi_chk_to_string(o.pi_chk) +
+                                     ": io_uring PI attributes carry no app tag mask (the device checks all 16 bits); "
+                                     "use apptag_mask=0xffff, or passthrough on the namespace's /dev/ngXnY"});
+        b->geo_ = make_geometry(fmt.value, false, nblocks);
         if (o.pi_chk & CHK_GUARD) b->chk_flags_ |= uapi::IO_INTEGRITY_CHK_GUARD;
         if (o.pi_chk & CHK_REF) b->chk_flags_ |= uapi::IO_INTEGRITY_CHK_REFTAG;
         if (o.pi_chk & CHK_APP) b->chk_flags_ |= uapi::IO_INTEGRITY_CHK_APPTAG;
         b->apptag_ = uint16_t(o.apptag);
         b->reftag_base_ = o.pi_reftag;
     } else {
-        if (!o.inject.empty())
-            return fail(EINVAL, "pi_inject needs userspace PI (" + b->why_ +
-                                    "); on a block device use pi_mode=uring-pi with pi_act=0 (Linux 6.14+), or "
-                                    "passthrough on /dev/ngXnY");
-        if (!o.pi_act && has_pi && mode == "kernel")
-            b->why_ += "; pi_act=0 ignored: the kernel supplies the PI";
-        // The engine moves data only: no metadata crosses the ring.
-        Geometry g;
-        g.fmt = in.value.present ? fmt : Format{uint32_t(lbs), 0, 0, Guard::g16, PiLoc::last, Layout::sep};
-        g.pract = has_pi;
-        g.xfer_ms = 0;
-        g.stride = uint32_t(lbs);
-        g.md_stride = 0;
-        g.nblocks = bytes / uint32_t(lbs);
-        b->geo_ = g;
+        b->geo_ = data_only_geometry(in.value, fmt.value, facts.has_pi(), uint32_t(lbs), nblocks);
     }
 
     if (!o.pi_audit.empty()) {
-        std::vector<std::string> ngs;
-        for (size_t i = 0; i <= o.pi_audit.size();) {
-            size_t j = o.pi_audit.find(',', i);
-            if (j == std::string::npos) j = o.pi_audit.size();
-            if (j > i) ngs.push_back(o.pi_audit.substr(i, j - i));
-            i = j + 1;
-        }
         audit::AuditOptions ao;
         ao.checks = CHK_GUARD | CHK_REF;
         // The app tag is ours only on the uring-pi path, and checked only when the
@@ -305,14 +302,13 @@ Result<std::unique_ptr<Backend>> BlockBackend::open(const std::string& path, con
             else fr.value = id.value.fmt;
             return fr;
         };
-        auto a = audit::Auditor::open(path, ngs, fmt_of, ao);
-        if (!a.ok()) return fail(a.error.err, a.error.msg);
+        auto a = audit::Auditor::open(path, split_list(o.pi_audit), fmt_of, ao);
+        if (!a.ok()) return fail(a.error);
         b->auditor_ = std::move(a.value);
         b->written_store_.assign(b->geo_.nblocks / 64 + 1, 0);
         b->written_ = b->written_store_.data();
         b->why_ += "; " + b->auditor_->describe();
     }
-    (void)source;
     const std::string eagain = probe_split_eagain(b->fd_, st.st_rdev, uint32_t(lbs), bytes);
     if (!eagain.empty()) {
         b->async_ = true;
@@ -341,28 +337,24 @@ void BlockBackend::close() noexcept {
 }
 
 int BlockBackend::prep(io_uring_sqe* sqe, const Io& io) const noexcept {
-    if (io.file_index >= 0) {
-        sqe->fd = io.file_index;
-        sqe->flags |= IOSQE_FIXED_FILE;
-    } else {
-        sqe->fd = fd_;
+    const int fd = io.file_index >= 0 ? io.file_index : fd_;
+    const uint64_t off = io.lba * geo_.stride;
+    switch (io.dir) {
+        case Dir::flush: io_uring_prep_fsync(sqe, fd, 0); break;
+        case Dir::read:
+            if (io.buf_index >= 0) io_uring_prep_read_fixed(sqe, fd, io.data, io.data_len, off, io.buf_index);
+            else io_uring_prep_read(sqe, fd, io.data, io.data_len, off);
+            break;
+        case Dir::write:
+            if (io.buf_index >= 0) io_uring_prep_write_fixed(sqe, fd, io.data, io.data_len, off, io.buf_index);
+            else io_uring_prep_write(sqe, fd, io.data, io.data_len, off);
+            break;
+        default: return -EINVAL;
     }
+    // The helpers clear sqe->flags: set ours after them.
+    if (io.file_index >= 0) sqe->flags |= IOSQE_FIXED_FILE;
     if (async_) sqe->flags |= IOSQE_ASYNC;
-    if (io.dir == Dir::flush) {
-        sqe->opcode = IORING_OP_FSYNC;
-        return 0;
-    }
-    if (io.dir != Dir::read && io.dir != Dir::write) return -EINVAL;
-    const bool rd = io.dir == Dir::read;
-    if (io.buf_index >= 0) {
-        sqe->opcode = rd ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
-        sqe->buf_index = uint16_t(io.buf_index);
-    } else {
-        sqe->opcode = rd ? IORING_OP_READ : IORING_OP_WRITE;
-    }
-    sqe->addr = reinterpret_cast<uintptr_t>(io.data);
-    sqe->len = io.data_len;
-    sqe->off = io.lba * geo_.stride;
+    if (io.dir == Dir::flush) return 0;
     if (uring_pi_) {
         // The attribute lives in the I/O's scratch space until the kernel
         // copies it at submission.
@@ -372,7 +364,7 @@ int BlockBackend::prep(io_uring_sqe* sqe, const Io& io) const noexcept {
         pi->app_tag = apptag_;
         pi->len = io.md_len;
         pi->addr = reinterpret_cast<uintptr_t>(io.md);
-        pi->seed = geo_.fmt.pi_type == 2 ? (reftag_base_ + io.lba) & ref_mask(geo_.fmt) : io.lba & ref_mask(geo_.fmt);
+        pi->seed = ref_seed(geo_.fmt, io.lba, reftag_base_);
         pi->rsvd = 0;
         uapi::sqe_set_pi_attr(sqe, pi);
     }
@@ -413,6 +405,8 @@ uint64_t BlockBackend::finish_audit(void (*log)(const char*)) noexcept {
         Error err = auditor_->check(b * bs, (e - b) * bs, &st, rec, shown < 16 ? 16 - shown : 0);
         if (err) {
             say("pifio: " + err.msg);
+            // The state outlives the close: what was checked (or failed) is not checked again.
+            std::fill(written_store_.begin(), written_store_.end(), 0);
             return bad + (e - b);
         }
         for (uint32_t i = 0; i < st.recorded; ++i) say(auditor_->format_record(rec[i]));

@@ -12,7 +12,8 @@
 //             namespaces and checks it against the physical LBAs (engine/audit).
 //   auto      uring-pi when pi_act=0 and kernel and device allow it, else kernel
 //             (describe() says which and why).
-// Features are probed once per process on named errnos.
+// The choice is block_policy.hpp's (pure); open() does the probing. Features
+// are probed once per process on named errnos.
 #pragma once
 
 #include <memory>
@@ -30,7 +31,6 @@ public:
     static Result<std::unique_ptr<Backend>> open(const std::string& path, const EngineOptions& o);
     ~BlockBackend() override;
 
-    const char* kind() const noexcept override { return "block"; }
     const std::string& path() const noexcept override { return path_; }
     const Geometry& geometry() const noexcept override { return geo_; }
     std::string describe() const override;
@@ -40,10 +40,7 @@ public:
     void close() noexcept override;
     int prep(io_uring_sqe* sqe, const Io& io) const noexcept override;
     Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept override;
-    const char* status_name(uint16_t) const noexcept override { return nullptr; }
     uint64_t finish_audit(void (*log)(const char*)) noexcept override;
-
-    bool uring_pi() const { return uring_pi_; }
 
 private:
     BlockBackend() = default;

@@ -86,13 +86,10 @@ void NvmeBackend::close() noexcept {
 }
 
 int NvmeBackend::prep(io_uring_sqe* sqe, const Io& io) const noexcept {
-    sqe->opcode = IORING_OP_URING_CMD;
-    if (io.file_index >= 0) {
-        sqe->fd = io.file_index;
-        sqe->flags |= IOSQE_FIXED_FILE;
-    } else {
-        sqe->fd = fd_;
-    }
+    // liburing's common SQE fields; the NVMe command goes in the SQE's
+    // 80-byte command area (SQE128).
+    io_uring_prep_rw(IORING_OP_URING_CMD, sqe, io.file_index >= 0 ? io.file_index : fd_, nullptr, 0, 0);
+    if (io.file_index >= 0) sqe->flags |= IOSQE_FIXED_FILE;
     sqe->cmd_op = NVME_URING_CMD_IO;
     auto* cmd = reinterpret_cast<nvme::UringCmd*>(sqe->cmd);
     switch (io.dir) {
@@ -124,11 +121,10 @@ Completion NvmeBackend::complete(const io_uring_cqe* cqe, const Io&) const noexc
         const nvme::Status s = nvme::decode_status(uint32_t(cqe->res));
         c.device = true;
         c.status = s.code();
-        c.err = nvme::status_errno(s.code());
+        c.info = nvme::status_info(c.status);
+        c.err = c.info ? c.info->err : EIO;
     }
     return c;
 }
-
-const char* NvmeBackend::status_name(uint16_t status) const noexcept { return nvme::status_name(status); }
 
 }  // namespace pifio

@@ -13,7 +13,6 @@ public:
     static Result<std::unique_ptr<Backend>> open(const std::string& path, const EngineOptions& o);
     ~NvmeBackend() override;
 
-    const char* kind() const noexcept override { return "nvme"; }
     const std::string& path() const noexcept override { return path_; }
     const Geometry& geometry() const noexcept override { return geo_; }
     std::string describe() const override;
@@ -23,9 +22,6 @@ public:
     void close() noexcept override;
     int prep(io_uring_sqe* sqe, const Io& io) const noexcept override;
     Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept override;
-    const char* status_name(uint16_t status) const noexcept override;
-
-    const nvme::IoGeom& io_geom() const { return io_; }
 
 private:
     NvmeBackend() = default;

@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include "../fio/glue_api.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -238,6 +240,57 @@ Error check_geometry(const std::string& dev, const Geometry& g, const EngineOpti
         *md_per_io = o.md_per_io_size ? o.md_per_io_size : need;
     }
     return {};
+}
+
+Error parse_option_pi_chk(const char* v, EngineOptions& o) {
+    std::string note;
+    auto chk = parse_pi_chk(v, &note);
+    if (!chk.ok()) return chk.error;
+    o.pi_chk = chk.value;
+    if (!note.empty()) o.notes.push_back("pifio: " + note);
+    return {};
+}
+
+Error parse_option_pi_host_chk(const char* v, EngineOptions& o) {
+    auto chk = parse_pi_chk(v);
+    if (!chk.ok()) {
+        chk.error.msg.replace(0, 6, "pi_host_chk");
+        return chk.error;
+    }
+    o.pi_host_chk = chk.value;
+    o.pi_host_chk_set = true;
+    return {};
+}
+
+Error parse_option_pi_inject(const char* v, EngineOptions& o) {
+    auto inj = parse_pi_inject(v);
+    if (!inj.ok()) return inj.error;
+    o.inject = inj.value;
+    return {};
+}
+
+Result<EngineOptions> options_from_c(const pifio_opts& c) {
+    Result<EngineOptions> r;
+    EngineOptions& o = r.value;
+#define PIFIO_CONV_UINT(n) o.n = c.n;
+#define PIFIO_CONV_BOOL(n) o.n = c.n != 0;
+#define PIFIO_CONV_FLAG(n) o.n = c.n != 0;
+#define PIFIO_CONV_STR(n) \
+    if (c.n) o.n = c.n;
+#define PIFIO_CONV_PARSED(n)                                  \
+    if (c.n)                                                  \
+        if (Error e = parse_option_##n(c.n, o)) {             \
+            r.error = e;                                      \
+            return r;                                         \
+        }
+#define PIFIO_CONV_UINT_SET(n) \
+    o.n = c.n;                 \
+    o.n##_set = c.n##_set != 0;
+#define PIFIO_CONV_ULL_SET(n) PIFIO_CONV_UINT_SET(n)
+#define PIFIO_OPT(name, kind, def, lname, help) PIFIO_CONV_##kind(name)
+#include "../fio/options.def"
+#undef PIFIO_OPT
+    return r;
 }
 
 }  // namespace pifio

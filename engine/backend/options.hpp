@@ -1,6 +1,6 @@
 // Engine options as the job gives them, their parsers, and the geometry
-// check done at open. No fio headers: engine/fio/glue.c converts fio's
-// option struct into EngineOptions.
+// check done at open. No fio headers: the option table is
+// engine/fio/options.def, and options_from_c() converts the C API's struct.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "pifio/pi.hpp"
+
+struct pifio_opts;
 
 namespace pifio {
 
@@ -23,34 +25,44 @@ struct InjectSpec {
     uint64_t threshold = 0;    // fraction scaled to 2^64 (a block is hit when hash < threshold)
 };
 
+// The job's engine options. The members of every row of engine/fio/options.def
+// are generated (same names, defaults from the table); PARSED rows declare
+// theirs below and fill them in parse_option_<name>().
+#define PIFIO_CXX_UINT(n, d) uint32_t n = d;
+#define PIFIO_CXX_BOOL(n, d) bool n = d;
+#define PIFIO_CXX_FLAG(n, d) bool n = false;
+#define PIFIO_CXX_STR(n, d) std::string n;
+#define PIFIO_CXX_PARSED(n, d)
+#define PIFIO_CXX_UINT_SET(n, d) uint32_t n = d; bool n##_set = false;
+#define PIFIO_CXX_ULL_SET(n, d) uint64_t n = d; bool n##_set = false;
 struct EngineOptions {
-    // Same names and meanings as fio's io_uring_cmd engine.
-    uint32_t md_per_io_size = 0;      // 0: sized from bs and the format
-    bool pi_act = true;               // PRACT
+#define PIFIO_OPT(name, kind, def, lname, help) PIFIO_CXX_##kind(name, def)
+#include "../fio/options.def"
+#undef PIFIO_OPT
+    // PARSED rows.
     uint8_t pi_chk = 0;               // CHK_* bits the device checks (PRCHK)
-    uint32_t apptag = 0x1234;
-    uint32_t apptag_mask = 0xffff;
-    // Ours.
-    std::string pi_format;            // empty: Identify
-    bool pi_verify = true;            // userspace check of read PI (the fields host_checks() names)
-    uint8_t pi_host_chk = 0;          // pifio's own: fields the host checks instead of pi_chk's
+    uint8_t pi_host_chk = 0;          // fields the host checks instead of pi_chk's
     bool pi_host_chk_set = false;
     std::vector<InjectSpec> inject;   // pi_inject
+    // Not options.
     uint64_t inject_seed = 0x9e3779b97f4a7c15ull;
-    std::string pi_report;            // JSON path, empty: none
-    uint64_t pi_reftag = 0;           // type 2: reference tag of LBA 0
-    bool pi_reftag_set = false;
-    std::string pi_mode;              // block devices: auto (empty) | uring-pi | kernel
-    std::string pi_audit;             // block devices: /dev/ngXnY[,...] to audit after writes
-    // Queue options.
-    bool fixedbufs = false;
-    bool registerfiles = false;
-    bool sqthread_poll = false;
-    int sqthread_poll_cpu = -1;
-    bool hipri = false;
-    // One-line remarks for the job log (set-up only).
-    std::vector<std::string> notes;
+    std::vector<std::string> notes;   // one-line remarks for the job log (set-up only)
 };
+#undef PIFIO_CXX_UINT
+#undef PIFIO_CXX_BOOL
+#undef PIFIO_CXX_FLAG
+#undef PIFIO_CXX_STR
+#undef PIFIO_CXX_PARSED
+#undef PIFIO_CXX_UINT_SET
+#undef PIFIO_CXX_ULL_SET
+
+// The parsers of the PARSED rows: fill o's members from the option's text.
+Error parse_option_pi_chk(const char* v, EngineOptions& o);
+Error parse_option_pi_host_chk(const char* v, EngineOptions& o);
+Error parse_option_pi_inject(const char* v, EngineOptions& o);
+
+// Options as fio parsed them (the C API's struct) -> EngineOptions, parsed.
+Result<EngineOptions> options_from_c(const pifio_opts& c);
 
 // Fields the host checks on reads. As fio: exactly what pi_chk names (the
 // fields the device is asked to check), when pi_verify=1. pi_host_chk (ours)

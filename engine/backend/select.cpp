@@ -1,7 +1,6 @@
 // Backend choice by file type. A new backend adds one row to kBackends.
 #include <cerrno>
 #include <cstring>
-#include <liburing.h>
 #include <sys/stat.h>
 
 #include "backend.hpp"
@@ -16,15 +15,14 @@ struct BackendRow {
     const char* name;
     bool (*matches)(const struct stat&);
     Result<std::unique_ptr<Backend>> (*open)(const std::string&, const EngineOptions&);
-    unsigned ring_flags;
 };
 
 bool is_char(const struct stat& st) { return S_ISCHR(st.st_mode); }
 bool is_block(const struct stat& st) { return S_ISBLK(st.st_mode); }
 
 const BackendRow kBackends[] = {
-    {"nvme", is_char, NvmeBackend::open, IORING_SETUP_SQE128 | IORING_SETUP_CQE32},
-    {"block", is_block, BlockBackend::open, 0},
+    {"nvme", is_char, NvmeBackend::open},
+    {"block", is_block, BlockBackend::open},
 };
 
 Result<const BackendRow*> pick(const std::string& path) {
@@ -46,14 +44,6 @@ Result<const BackendRow*> pick(const std::string& path) {
 }
 
 }  // namespace
-
-Result<unsigned> ring_flags_for(const std::string& path) {
-    Result<unsigned> r;
-    auto p = pick(path);
-    if (!p.ok()) r.error = p.error;
-    else r.value = p.value->ring_flags;
-    return r;
-}
 
 Result<std::unique_ptr<Backend>> open_backend(const std::string& path, const EngineOptions& o) {
     auto p = pick(path);

@@ -15,29 +15,14 @@
 
 #include "glue_api.h"
 
+/* The struct fio fills: the C API's pifio_opts, past the thread_data pointer
+ * fio keeps at offset 0 of every engine option struct. */
 struct pifio_fio_options {
-	void *pad;			/* fio keeps the thread_data pointer at offset 0 */
-	unsigned int md_per_io_size;
-	unsigned int pi_act;
-	char *pi_chk;
-	unsigned int apptag;
-	unsigned int apptag_mask;
-	char *pi_format;
-	unsigned int pi_verify;
-	char *pi_host_chk;
-	char *pi_inject;
-	char *pi_report;
-	unsigned long long pi_reftag;
-	unsigned int pi_reftag_set;
-	char *pi_mode;
-	char *pi_audit;
-	unsigned int fixedbufs;
-	unsigned int registerfiles;
-	unsigned int sqthread_poll;
-	unsigned int sqthread_poll_cpu;
-	unsigned int sqthread_poll_cpu_set;
-	unsigned int hipri;
+	void *pad;
+	struct pifio_opts o;
 };
+_Static_assert(offsetof(struct pifio_fio_options, o) > 0,
+	       "no engine option may sit at offset 0 (fio's thread_data pointer)");
 
 struct pifio_td {
 	void *eng;
@@ -47,79 +32,47 @@ struct pifio_td {
 	unsigned int depth;
 };
 
-static int reftag_cb(void *data, unsigned long long *val)
-{
-	struct pifio_fio_options *o = data;
-
-	o->pi_reftag = *val;
-	o->pi_reftag_set = 1;
-	return 0;
-}
-
-static int sqpoll_cpu_cb(void *data, unsigned long long *val)
-{
-	struct pifio_fio_options *o = data;
-
-	o->sqthread_poll_cpu = *val;
-	o->sqthread_poll_cpu_set = 1;
-	return 0;
-}
-
-#define OPT(n, l, t, field, d, h)					\
+/* fio's option table, one entry per row of options.def. The *_SET kinds take
+ * the value through a callback that also records that it was given. */
+#define PIFIO_CB_SET(n)							\
+	static int n##_cb(void *data, unsigned long long *val)		\
 	{								\
-		.name = n, .lname = l, .type = t,			\
-		.off1 = offsetof(struct pifio_fio_options, field),	\
-		.def = d, .help = h,					\
-		.category = FIO_OPT_C_ENGINE,				\
-		.group = FIO_OPT_G_IOURING,				\
+		struct pifio_fio_options *fo = data;			\
+									\
+		fo->o.n = *val;						\
+		fo->o.n##_set = 1;					\
+		return 0;						\
 	}
+#define PIFIO_CB_UINT(n)
+#define PIFIO_CB_BOOL(n)
+#define PIFIO_CB_FLAG(n)
+#define PIFIO_CB_STR(n)
+#define PIFIO_CB_PARSED(n)
+#define PIFIO_CB_UINT_SET(n) PIFIO_CB_SET(n)
+#define PIFIO_CB_ULL_SET(n) PIFIO_CB_SET(n)
+#define PIFIO_OPT(name, kind, def, lname, help) PIFIO_CB_##kind(name)
+#include "options.def"
+#undef PIFIO_OPT
+
+#define PIFIO_OFF(n) .off1 = offsetof(struct pifio_fio_options, o.n)
+#define PIFIO_FIO_UINT(n, d) .type = FIO_OPT_INT, PIFIO_OFF(n), .def = #d
+#define PIFIO_FIO_BOOL(n, d) .type = FIO_OPT_BOOL, PIFIO_OFF(n), .def = #d
+#define PIFIO_FIO_FLAG(n, d) .type = FIO_OPT_STR_SET, PIFIO_OFF(n)
+#define PIFIO_FIO_STR(n, d) .type = FIO_OPT_STR_STORE, PIFIO_OFF(n)
+#define PIFIO_FIO_PARSED(n, d) PIFIO_FIO_STR(n, d)
+#define PIFIO_FIO_UINT_SET(n, d) .type = FIO_OPT_INT, .cb = n##_cb
+#define PIFIO_FIO_ULL_SET(n, d) .type = FIO_OPT_ULL, .cb = n##_cb
 
 static struct fio_option options[] = {
-	OPT("md_per_io_size", "Separate metadata buffer size per I/O", FIO_OPT_INT,
-	    md_per_io_size, "0",
-	    "Bytes of separate metadata buffer per I/O (0: bs / LBA size x metadata size)"),
-	OPT("pi_act", "Protection Information Action", FIO_OPT_BOOL, pi_act, "1",
-	    "PRACT bit: the device inserts/strips PI (pi_act=1) or the host supplies it (pi_act=0)"),
-	OPT("pi_chk", "Protection Information Check", FIO_OPT_STR_STORE, pi_chk, NULL,
-	    "PI fields the device checks (pi_chk=GUARD,REFTAG,APPTAG)"),
-	OPT("apptag", "Application tag", FIO_OPT_INT, apptag, "0x1234",
-	    "Application tag written and expected (default 0x1234)"),
-	OPT("apptag_mask", "Application tag mask", FIO_OPT_INT, apptag_mask, "0xffff",
-	    "Bits of the application tag that are checked (default 0xffff)"),
-	OPT("pi_format", "PI format", FIO_OPT_STR_STORE, pi_format, NULL,
-	    "Format <data>+<ms>[/t0..t3][/g16|g64][/first|last][/sep|ext]; overrides Identify"),
-	OPT("pi_verify", "Userspace PI verification", FIO_OPT_BOOL, pi_verify, "1",
-	    "Check read PI in userspace: the fields pi_chk names (as fio), or pi_host_chk's"),
-	OPT("pi_host_chk", "Userspace PI checks", FIO_OPT_STR_STORE, pi_host_chk, NULL,
-	    "pifio's own: PI fields the host checks on reads instead of pi_chk's (GUARD,REFTAG,APPTAG or NONE)"),
-	OPT("pi_inject", "PI fault injection", FIO_OPT_STR_STORE, pi_inject, NULL,
-	    "Corrupt a fraction of written blocks after generating PI: FIELD:FRACTION[,...], FIELD guard|apptag|reftag|data"),
-	OPT("pi_report", "PI report file", FIO_OPT_STR_STORE, pi_report, NULL,
-	    "Write a JSON report (counts, mismatches, injected LBAs) to this file"),
-	{
-		.name = "pi_reftag", .lname = "Type 2 initial reference tag",
-		.type = FIO_OPT_ULL, .cb = reftag_cb,
-		.help = "Type 2: reference tag of LBA 0 (block L carries pi_reftag + L)",
-		.category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_IOURING,
+#define PIFIO_OPT(opt, kind, def, l, h)				\
+	{								\
+		.name = #opt, .lname = l, .help = h,			\
+		.category = FIO_OPT_C_ENGINE,				\
+		.group = FIO_OPT_G_IOURING,				\
+		PIFIO_FIO_##kind(opt, def),				\
 	},
-	OPT("pi_mode", "PI path on block devices", FIO_OPT_STR_STORE, pi_mode, NULL,
-	    "Block devices: auto, uring-pi (userspace PI via io_uring attributes, Linux 6.14+) or kernel (auto-integrity)"),
-	OPT("pi_audit", "PI audit namespaces", FIO_OPT_STR_STORE, pi_audit, NULL,
-	    "Block devices: /dev/ngXnY[,...] under the target; after writes, check the raw PI of the blocks written"),
-	OPT("fixedbufs", "Fixed (pre-mapped) IO buffers", FIO_OPT_STR_SET, fixedbufs, NULL,
-	    "Register the I/O buffers with the ring"),
-	OPT("registerfiles", "Register file set", FIO_OPT_STR_SET, registerfiles, NULL,
-	    "Register the files with the ring"),
-	OPT("sqthread_poll", "Kernel SQ thread polling", FIO_OPT_STR_SET, sqthread_poll, NULL,
-	    "Offload submission to a kernel thread"),
-	{
-		.name = "sqthread_poll_cpu", .lname = "SQ thread poll CPU",
-		.type = FIO_OPT_INT, .cb = sqpoll_cpu_cb,
-		.help = "CPU the SQ polling thread runs on",
-		.category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_IOURING,
-	},
-	OPT("hipri", "High priority (polled completions)", FIO_OPT_STR_SET, hipri, NULL,
-	    "Use polled completions (IORING_SETUP_IOPOLL; needs nvme poll queues)"),
+#include "options.def"
+#undef PIFIO_OPT
 	{ .name = NULL },
 };
 
@@ -133,30 +86,9 @@ static void glue_info(const char *line)
 	log_info("%s\n", line);
 }
 
-static void fill_opts(struct thread_data *td, struct pifio_opts *c)
+static const struct pifio_opts *opts_of(struct thread_data *td)
 {
-	struct pifio_fio_options *o = td->eo;
-
-	memset(c, 0, sizeof(*c));
-	c->md_per_io_size = o->md_per_io_size;
-	c->pi_act = o->pi_act;
-	c->apptag = o->apptag;
-	c->apptag_mask = o->apptag_mask;
-	c->pi_chk = o->pi_chk;
-	c->pi_format = o->pi_format;
-	c->pi_verify = o->pi_verify;
-	c->pi_host_chk = o->pi_host_chk;
-	c->pi_inject = o->pi_inject;
-	c->pi_report = o->pi_report;
-	c->pi_reftag = o->pi_reftag;
-	c->pi_reftag_set = o->pi_reftag_set;
-	c->pi_mode = o->pi_mode;
-	c->pi_audit = o->pi_audit;
-	c->fixedbufs = o->fixedbufs;
-	c->registerfiles = o->registerfiles;
-	c->sqthread_poll = o->sqthread_poll;
-	c->sqthread_poll_cpu = o->sqthread_poll_cpu_set ? (int)o->sqthread_poll_cpu : -1;
-	c->hipri = o->hipri;
+	return &((struct pifio_fio_options *)td->eo)->o;
 }
 
 static int fail(struct thread_data *td, int err, const char *msg, const char *func)
@@ -168,7 +100,6 @@ static int fail(struct thread_data *td, int err, const char *msg, const char *fu
 
 static int ensure_probed(struct thread_data *td, struct fio_file *f)
 {
-	struct pifio_opts c;
 	char err[1024];
 	unsigned long long size = 0;
 	int errnum = EINVAL;
@@ -176,9 +107,8 @@ static int ensure_probed(struct thread_data *td, struct fio_file *f)
 
 	if (FILE_ENG_DATA(f))
 		return 0;
-	fill_opts(td, &c);
 	err[0] = 0;
-	st = pifio_file_probe(&c, f->file_name, &size, &errnum, err, sizeof(err));
+	st = pifio_file_probe(opts_of(td), f->file_name, &size, &errnum, err, sizeof(err));
 	if (!st)
 		return fail(td, errnum, err, "pifio_probe");
 	FILE_SET_ENG_DATA(f, st);
@@ -194,10 +124,31 @@ static int pifio_get_file_size(struct thread_data *td, struct fio_file *f)
 	return ensure_probed(td, f);
 }
 
+/* The engine freed the file states it owned: drop fio's pointers to them. */
+static void forget_file_states(struct thread_data *td)
+{
+	struct fio_file *f;
+	unsigned int i;
+
+	for_each_file(td, f, i)
+		FILE_SET_ENG_DATA(f, NULL);
+}
+
+/* File states not handed to an engine. */
+static void free_file_states(struct thread_data *td)
+{
+	struct fio_file *f;
+	unsigned int i;
+
+	for_each_file(td, f, i) {
+		pifio_file_free(FILE_ENG_DATA(f));
+		FILE_SET_ENG_DATA(f, NULL);
+	}
+}
+
 static int pifio_init(struct thread_data *td)
 {
 	struct pifio_td *d;
-	struct pifio_opts c;
 	struct pifio_job j;
 	struct fio_file *f;
 	void **files;
@@ -205,11 +156,12 @@ static int pifio_init(struct thread_data *td)
 	unsigned int i;
 
 	for_each_file(td, f, i) {
-		if (ensure_probed(td, f))
+		if (ensure_probed(td, f)) {
+			free_file_states(td);
 			return 1;
+		}
 	}
 
-	fill_opts(td, &c);
 	memset(&j, 0, sizeof(j));
 	j.name = td->o.name;
 	j.iodepth = td->o.iodepth;
@@ -232,23 +184,27 @@ static int pifio_init(struct thread_data *td)
 	if (!files || !d) {
 		free(files);
 		free(d);
+		free_file_states(td);
 		return fail(td, ENOMEM, "out of memory", "pifio_init");
 	}
 	for_each_file(td, f, i)
 		files[i] = FILE_ENG_DATA(f);
 
 	err[0] = 0;
-	d->eng = pifio_engine_new(&c, &j, files, td->files_index, err, sizeof(err));
+	d->eng = pifio_engine_new(opts_of(td), &j, files, td->files_index, err, sizeof(err));
 	free(files);
 	if (!d->eng) {
 		free(d);
+		free_file_states(td);
 		return fail(td, EINVAL, err, "pifio_init");
 	}
+	/* The engine owns the file states now; they outlive fio's close/reopen. */
 	d->depth = td->o.iodepth ? td->o.iodepth : 1;
 	d->io_u_index = calloc(d->depth, sizeof(struct io_u *));
 	d->pending = calloc(d->depth, sizeof(struct io_u *));
 	if (!d->io_u_index || !d->pending) {
 		pifio_engine_free(d->eng);
+		forget_file_states(td);
 		free(d->io_u_index);
 		free(d->pending);
 		free(d);
@@ -271,13 +227,12 @@ static int pifio_io_u_init(struct thread_data *td, struct io_u *io_u)
 static int pifio_post_init(struct thread_data *td)
 {
 	struct pifio_td *d = td->io_ops_data;
-	struct pifio_fio_options *o = td->eo;
 	struct iovec *iov;
 	char err[1024];
 	unsigned int i;
 	int ret;
 
-	if (!o->fixedbufs)
+	if (!opts_of(td)->fixedbufs)
 		return 0;
 	iov = calloc(d->depth, sizeof(*iov));
 	if (!iov)
@@ -316,16 +271,20 @@ static int pifio_open_file(struct thread_data *td, struct fio_file *f)
 	return 0;
 }
 
+/* Closes the fd only: the file's state (format, probes) stays for the next
+ * open, and the engine frees it at cleanup. */
 static int pifio_close_file(struct thread_data *td, struct fio_file *f)
 {
 	struct pifio_td *d = td->io_ops_data;
 	void *st = FILE_ENG_DATA(f);
 
 	if (st) {
-		if (d)
+		if (d) {
 			pifio_engine_close(d->eng, st);
-		pifio_file_free(st);
-		FILE_SET_ENG_DATA(f, NULL);
+		} else {
+			pifio_file_free(st);
+			FILE_SET_ENG_DATA(f, NULL);
+		}
 	}
 	f->fd = -1;
 	return 0;
@@ -435,6 +394,7 @@ static void pifio_cleanup(struct thread_data *td)
 		td_verror(td, EILSEQ, "pifio verify");
 	}
 	pifio_engine_free(d->eng);
+	forget_file_states(td);
 	free(d->io_u_index);
 	free(d->pending);
 	free(d);

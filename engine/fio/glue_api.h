@@ -1,6 +1,6 @@
 /*
  * The C interface between engine/fio/glue.c (the only file that includes fio
- * headers) and the C++ engine (engine/backend/engine.cpp). Plain C types only.
+ * headers) and the C++ engine (engine/backend/c_api.cpp). Plain C types only.
  *
  * Error convention: functions that can fail return a negative errno (or NULL)
  * and write a message saying what to do into err[errlen].
@@ -16,28 +16,27 @@
 extern "C" {
 #endif
 
-/* Engine options, as fio parsed them. */
+/* Engine options, as fio parsed them: one field (two for the *_SET kinds)
+ * per row of options.def. glue.c lets fio fill this struct directly. */
+#define PIFIO_C_UINT(n) unsigned int n;
+#define PIFIO_C_BOOL(n) unsigned int n;
+#define PIFIO_C_FLAG(n) unsigned int n;
+#define PIFIO_C_STR(n) const char *n;
+#define PIFIO_C_PARSED(n) const char *n;
+#define PIFIO_C_UINT_SET(n) unsigned int n; unsigned int n##_set;
+#define PIFIO_C_ULL_SET(n) unsigned long long n; unsigned int n##_set;
 struct pifio_opts {
-	unsigned int md_per_io_size;
-	unsigned int pi_act;
-	unsigned int apptag;
-	unsigned int apptag_mask;
-	const char *pi_chk;
-	const char *pi_format;
-	unsigned int pi_verify;
-	const char *pi_host_chk;	/* pifio's own: host checks instead of pi_chk's */
-	const char *pi_inject;
-	const char *pi_report;
-	unsigned long long pi_reftag;
-	int pi_reftag_set;
-	const char *pi_mode;		/* block devices: auto|uring-pi|kernel */
-	const char *pi_audit;		/* block devices: /dev/ngXnY[,...] */
-	unsigned int fixedbufs;
-	unsigned int registerfiles;
-	unsigned int sqthread_poll;
-	int sqthread_poll_cpu;		/* -1: not set */
-	unsigned int hipri;
+#define PIFIO_OPT(name, kind, def, lname, help) PIFIO_C_##kind(name)
+#include "options.def"
+#undef PIFIO_OPT
 };
+#undef PIFIO_C_UINT
+#undef PIFIO_C_BOOL
+#undef PIFIO_C_FLAG
+#undef PIFIO_C_STR
+#undef PIFIO_C_PARSED
+#undef PIFIO_C_UINT_SET
+#undef PIFIO_C_ULL_SET
 
 /* What the job does. */
 struct pifio_job {
@@ -55,18 +54,24 @@ struct pifio_job {
 
 enum pifio_ddir { PIFIO_READ = 0, PIFIO_WRITE = 1, PIFIO_FLUSH = 2 };
 
-/* Per-file state (fio's f->engine_data). */
+/* Per-file state (fio's f->engine_data): the backend, its format and probe
+ * results, kept across fio's close/reopen of the file. */
 void *pifio_file_probe(const struct pifio_opts *o, const char *path,
 		       unsigned long long *size, int *errnum, char *err, size_t errlen);
+/* Frees a state no engine owns (the engine frees the ones it owns). */
 void pifio_file_free(void *file);
 
-/* Per-thread engine (fio's td->io_ops_data). files[i] belongs to fileno i. */
+/* Per-thread engine (fio's td->io_ops_data). files[i] belongs to fileno i.
+ * On success the engine owns the file states (freed by pifio_engine_free);
+ * on failure the caller still does. */
 void *pifio_engine_new(const struct pifio_opts *o, const struct pifio_job *j,
 		       void *const *files, unsigned int nfiles,
 		       char *err, size_t errlen);
-/* Opens the file's fd (and registers it); *fd gets it for fio. */
+/* Opens the file's fd (and registers it); *fd gets it for fio. The engine
+ * owns `file` from now on. */
 int pifio_engine_open(void *eng, void *file, unsigned int fileno, int *fd,
 		      char *err, size_t errlen);
+/* Closes the fd (after pi_audit's checks); the state stays for a reopen. */
 void pifio_engine_close(void *eng, void *file);
 /* fixedbufs: iov[i] is the buffer of io_u index i. */
 int pifio_engine_register_buffers(void *eng, const struct iovec *iov,
@@ -87,6 +92,7 @@ void *pifio_engine_event(void *eng, int i, int *err);
 /* End of job: writes pi_report. Returns 1 when PI mismatches or device PI
  * errors were seen, 0 when clean, -errno when the report could not be written. */
 int pifio_engine_finish(void *eng, char *err, size_t errlen);
+/* Frees the engine and the file states it owns. */
 void pifio_engine_free(void *eng);
 
 #ifdef __cplusplus

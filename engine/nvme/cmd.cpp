@@ -15,11 +15,8 @@ uint32_t prinfo(const IoGeom& g) {
 }
 
 uint64_t initial_reftag(const IoGeom& g, uint64_t lba) {
-    switch (g.fmt.pi_type) {
-        case 1: return lba & ref_mask(g.fmt);
-        case 2: return (g.reftag_base + lba) & ref_mask(g.fmt);
-        default: return 0;
-    }
+    if (g.fmt.pi_type != 1 && g.fmt.pi_type != 2) return 0;
+    return ref_seed(g.fmt, lba, g.reftag_base);
 }
 
 void build_rw(UringCmd& c, Opcode op, const IoGeom& g, const RwArgs& a) {
@@ -52,37 +49,58 @@ void build_flush(UringCmd& c, uint32_t nsid) {
     c.nsid = nsid;
 }
 
+namespace {
+
+constexpr int8_t kGuard = int8_t(Field::guard), kApp = int8_t(Field::app), kRef = int8_t(Field::ref), kNone = -1;
+
+// Every status pifio names: its errno for fio, and the PI field it reports a
+// check failure of (the end-to-end checks, 0x282..0x284).
+constexpr StatusInfo kStatuses[] = {
+    {0x000, "success", EIO, kNone},   // with res > 0 other status bits are set: not a success
+    {0x001, "invalid command opcode", EIO, kNone},
+    {0x002, "invalid field in command", EIO, kNone},
+    {0x004, "data transfer error", EIO, kNone},
+    {0x006, "internal error", EIO, kNone},
+    {0x007, "command abort requested", EIO, kNone},
+    {0x00b, "invalid namespace or format", EIO, kNone},
+    {0x00f, "invalid SGL offset", EIO, kNone},
+    {0x080, "LBA out of range", EIO, kNone},
+    {0x081, "capacity exceeded", EIO, kNone},
+    {0x082, "namespace not ready", EIO, kNone},
+    {0x180, "conflicting attributes", EIO, kNone},
+    {0x181, "invalid protection information", EILSEQ, kNone},
+    {0x182, "attempted write to read only range", EIO, kNone},
+    {0x280, "write fault", EIO, kNone},
+    {0x281, "unrecovered read error", EIO, kNone},
+    {0x282, "guard check error", EILSEQ, kGuard},
+    {0x283, "application tag check error", EILSEQ, kApp},
+    {0x284, "reference tag check error", EILSEQ, kRef},
+    {0x285, "compare failure", EIO, kNone},
+    {0x286, "access denied", EIO, kNone},
+    {0x287, "deallocated or unwritten logical block", EIO, kNone},
+};
+
+}  // namespace
+
+const StatusInfo* status_info(uint16_t code) {
+    for (const StatusInfo& s : kStatuses)
+        if (s.code == code) return &s;
+    return nullptr;
+}
+
 const char* status_name(uint16_t code) {
-    switch (code) {
-        case 0x000: return "success";
-        case 0x001: return "invalid command opcode";
-        case 0x002: return "invalid field in command";
-        case 0x004: return "data transfer error";
-        case 0x006: return "internal error";
-        case 0x007: return "command abort requested";
-        case 0x00b: return "invalid namespace or format";
-        case 0x00f: return "invalid SGL offset";
-        case 0x080: return "LBA out of range";
-        case 0x081: return "capacity exceeded";
-        case 0x082: return "namespace not ready";
-        case 0x180: return "conflicting attributes";
-        case 0x181: return "invalid protection information";
-        case 0x182: return "attempted write to read only range";
-        case 0x280: return "write fault";
-        case 0x281: return "unrecovered read error";
-        case 0x282: return "guard check error";
-        case 0x283: return "application tag check error";
-        case 0x284: return "reference tag check error";
-        case 0x285: return "compare failure";
-        case 0x286: return "access denied";
-        case 0x287: return "deallocated or unwritten logical block";
-        default: return nullptr;
-    }
+    const StatusInfo* s = status_info(code);
+    return s ? s->name : nullptr;
+}
+
+bool status_is_pi_check(uint16_t code) {
+    const StatusInfo* s = status_info(code);
+    return s && s->field >= 0;
 }
 
 int status_errno(uint16_t code) {
-    if (status_is_pi_check(code) || code == 0x181) return EILSEQ;
-    return EIO;
+    const StatusInfo* s = status_info(code);
+    return s ? s->err : EIO;
 }
 
 }  // namespace pifio::nvme

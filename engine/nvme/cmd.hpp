@@ -69,13 +69,22 @@ struct Status {
 inline Status decode_status(uint32_t res) {
     return Status{uint8_t((res >> 8) & 0x7), uint8_t(res & 0xff), (res & 0x4000) != 0};
 }
-// "guard check error", "invalid protection information", ... or nullptr when
-// the code is not one we name.
+// One NVMe status pifio knows: its name, the errno fio gets for it, and the
+// PI field whose end-to-end check it reports (0x282 guard, 0x283 app tag,
+// 0x284 ref tag), -1 for none.
+struct StatusInfo {
+    uint16_t code;
+    const char* name;   // "guard check error", "invalid protection information", ...
+    int err;            // EILSEQ for PI check failures and invalid PI, EIO otherwise
+    int8_t field;       // pifio::Field, or -1
+};
+// The table row of `code`, nullptr when it is not one we name.
+const StatusInfo* status_info(uint16_t code);
+// The row's name, nullptr when the code is not one we name.
 const char* status_name(uint16_t code);
-// True for the end-to-end check failures (0x282 guard, 0x283 app, 0x284 ref).
-inline bool status_is_pi_check(uint16_t code) { return code >= 0x282 && code <= 0x284; }
-// errno a status maps to for fio: EILSEQ for PI check failures and invalid PI,
-// EIO otherwise.
+// True for the end-to-end check failures.
+bool status_is_pi_check(uint16_t code);
+// The row's errno; EIO for a status not in the table.
 int status_errno(uint16_t code);
 
 }  // namespace pifio::nvme

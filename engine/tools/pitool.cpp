@@ -158,7 +158,7 @@ int parse_pi_args(int argc, char** argv, bool check, PiArgs* a) {
             return fail(cmd, "unknown option '" + opt + "'; " + usage);
         }
     }
-    if (!a->have_ref) a->ref = a->lba & pifio::ref_mask(a->fmt);
+    if (!a->have_ref) a->ref = pifio::ref_seed(a->fmt, a->lba);
     if (a->fmt.layout == pifio::Layout::sep && a->fmt.ms > 0 && !a->md_path)
         return fail(cmd, "format " + pifio::format_to_short(a->fmt) +
                              " keeps metadata in a separate buffer: give --md FILE (or use /ext for interleaved)");

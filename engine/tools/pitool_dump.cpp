@@ -152,8 +152,7 @@ static int dump_main(int argc, char** argv) {
             const pifio::Tuple t = pifio::read_tuple(fmt, data.data(), md.data(), i);
             pifio::Span sp;
             sp.lba = lba;
-            sp.ref = pifio::nvme::initial_reftag(g, lba);
-            if (fmt.pi_type == 3) sp.ref = lba & pifio::ref_mask(fmt);
+            sp.ref = pifio::ref_seed(fmt, lba, g.reftag_base);
             sp.nblocks = 1;
             // verify() works on the span from its first block: point it at block i.
             const uint8_t* d = data.data() + size_t(i) * stride;

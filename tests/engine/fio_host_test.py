@@ -8,10 +8,15 @@ non-zero each time. Device behaviour is tests/engine/lab_engine_test.py.
 Exit 0 pass, 1 fail, 77 skip.
 """
 import argparse
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from analysis.meta import parse_pi_report  # noqa: E402
 
 
 def run(fio, args):
@@ -27,9 +32,10 @@ def loop_no_pi(fio, eng, d, fails) -> int:
         f.truncate(8 << 20)
     r = subprocess.run(["losetup", "-f", "--show", img], capture_output=True, text=True)
     if r.returncode != 0:
-        print(f"note: loop-device case skipped (losetup: {r.stderr.strip() or 'needs root'})")
+        print(f"note: loop-device cases skipped (losetup: {r.stderr.strip() or 'needs root'})")
         return 0
     dev = r.stdout.strip()
+    extra = 0
     try:
         rc, out = run(fio, ["--name=h", eng, f"--filename={dev}", "--rw=write", "--bs=4k", "--size=1M",
                             "--direct=1", "--pi_format=512+8/t1"])
@@ -40,8 +46,43 @@ def loop_no_pi(fio, eng, d, fails) -> int:
         with open(img, "rb") as f:
             if any(f.read()):
                 fails.append(f"pi_format on a device without PI: bytes were written to {dev}")
+        extra = 1 + loop_report_reopen(fio, eng, d, dev, fails)
     finally:
         subprocess.run(["losetup", "-d", dev])
+    return extra
+
+
+def loop_report_reopen(fio, eng, d, dev, fails) -> int:
+    """fio closes and reopens the file between loops and before the verify
+    phase: the file's state survives, so it is probed (sized, its integrity
+    profile read) once; pi_report counts every phase and analysis reads it."""
+    rep = os.path.join(d, "j.pi.json")
+    args = ["--name=j", eng, f"--filename={dev}", "--rw=write", "--bs=4k", "--size=1M", "--loops=3",
+            "--verify=crc32c", f"--pi_report={rep}"]
+    trace = os.path.join(d, "strace.txt")
+    if shutil.which("strace"):
+        rc, out = run("strace", ["-f", "-e", "trace=ioctl", "-o", trace, fio] + args)
+    else:
+        print("note: strace not installed: probes per file not counted")
+        rc, out = run(fio, args)
+    if rc != 0:
+        fails.append(f"loops=3 verify job on {dev}: fio exit {rc}\n{out[-400:]}")
+        return 1
+    if os.path.exists(trace):
+        with open(trace) as f:
+            probes = sum("BLKGETSIZE64" in line for line in f)
+        if probes != 1:
+            fails.append(f"loops=3 verify job: {probes} probes of {dev} (BLKGETSIZE64), want 1 (state kept across reopen)")
+    try:
+        counts = parse_pi_report(rep)
+        with open(rep) as f:
+            fr = json.load(f)["files"][0]
+    except Exception as e:  # noqa: BLE001 - any failure to read the report is the finding
+        fails.append(f"pi_report {rep}: {e}")
+        return 1
+    if counts["total"] != 0 or fr["writes"] != 768 or fr["reads"] != 768 or fr["file"] != dev:
+        fails.append(f"pi_report after loops=3 + verify: counts {counts}, file {fr['file']}, "
+                     f"writes {fr['writes']} reads {fr['reads']} (want 768 each)")
     return 1
 
 

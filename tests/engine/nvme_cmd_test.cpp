@@ -155,3 +155,33 @@ TEST(NvmeGeometry, PractStripsTupleOnlyMetadata) {
     EXPECT_EQ(g.stride, 520u);
     EXPECT_EQ(g.size(), 52000u);
 }
+
+TEST(NvmeStatus, TableGivesFieldAndErrno) {
+    const StatusInfo* g = status_info(0x282);
+    ASSERT_NE(g, nullptr);
+    EXPECT_EQ(g->field, int8_t(pifio::Field::guard));
+    EXPECT_EQ(status_info(0x283)->field, int8_t(pifio::Field::app));
+    EXPECT_EQ(status_info(0x284)->field, int8_t(pifio::Field::ref));
+    EXPECT_EQ(status_info(0x181)->field, -1);
+    EXPECT_EQ(status_info(0x181)->err, EILSEQ);
+    EXPECT_EQ(status_info(0x285)->field, -1);
+    EXPECT_EQ(status_info(0x2ff), nullptr);
+    EXPECT_EQ(status_errno(0x2ff), EIO);
+    EXPECT_TRUE(status_is_pi_check(0x283));
+    EXPECT_FALSE(status_is_pi_check(0x181));
+    EXPECT_FALSE(status_is_pi_check(0x281));
+}
+
+TEST(RefSeed, OneRuleForEveryCaller) {
+    const Format t1 = fmt("512+8/t1"), t2 = fmt("512+8/t2"), t3 = fmt("512+8/t3"), t2w = fmt("4096+16/t2/g64");
+    EXPECT_EQ(pifio::ref_seed(t1, 0x1'2345'6789ull, 99), 0x2345'6789u);   // type 1: the LBA, 32 bits
+    EXPECT_EQ(pifio::ref_seed(t2, 5, 0xffff'fffeull), 3u);                // type 2: base + LBA, wraps
+    EXPECT_EQ(pifio::ref_seed(t2w, 5, 0xffff'ffff'fffeull), 3u);          // 48 bits
+    EXPECT_EQ(pifio::ref_seed(t3, 0x10, 99), 0x10u);                      // type 3: written as the LBA
+    IoGeom g;
+    g.fmt = t3;
+    EXPECT_EQ(initial_reftag(g, 0x10), 0u);   // ... but the command carries none
+    g.fmt = t2;
+    g.reftag_base = 0x100;
+    EXPECT_EQ(initial_reftag(g, 1), pifio::ref_seed(t2, 1, 0x100));
+}

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "backend/options.hpp"
+#include "fio/glue_api.h"
 
 using namespace pifio;
 
@@ -216,4 +217,65 @@ TEST(Geometry, TrimRejected) {
     JobShape j = shape(4096);
     j.trims = true;
     EXPECT_TRUE(check_geometry("ng", geo("4096+8/t1"), host_pi(), j, &md));
+}
+
+// The option table (engine/fio/options.def) expanded three ways: the C struct
+// fio fills, EngineOptions, and the conversion between them.
+TEST(OptionTable, DefaultsAndConversion) {
+    const EngineOptions d;
+    EXPECT_EQ(d.md_per_io_size, 0u);
+    EXPECT_TRUE(d.pi_act);
+    EXPECT_EQ(d.apptag, 0x1234u);
+    EXPECT_EQ(d.apptag_mask, 0xffffu);
+    EXPECT_TRUE(d.pi_verify);
+    EXPECT_FALSE(d.pi_reftag_set);
+    EXPECT_FALSE(d.sqthread_poll_cpu_set);
+
+    pifio_opts c{};
+    c.apptag = 0x42;
+    c.pi_act = 1;
+    c.pi_format = "4096+8/t1";
+    c.pi_chk = "GUARD,apptag";
+    c.pi_host_chk = "NONE";
+    c.pi_inject = "reftag:0.5";
+    c.pi_reftag = 7;
+    c.pi_reftag_set = 1;
+    c.sqthread_poll_cpu = 1;
+    c.sqthread_poll_cpu_set = 1;
+    c.hipri = 1;
+    auto r = options_from_c(c);
+    ASSERT_TRUE(r.ok()) << r.error.msg;
+    const EngineOptions& o = r.value;
+    EXPECT_EQ(o.apptag, 0x42u);
+    EXPECT_TRUE(o.pi_act);
+    EXPECT_FALSE(o.pi_verify);   // the C struct says 0; fio fills in the table's default
+    EXPECT_EQ(o.pi_format, "4096+8/t1");
+    EXPECT_EQ(o.pi_chk, CHK_GUARD | CHK_APP);
+    ASSERT_EQ(o.notes.size(), 1u);
+    EXPECT_NE(o.notes[0].find("upper case"), std::string::npos) << o.notes[0];
+    EXPECT_TRUE(o.pi_host_chk_set);
+    EXPECT_EQ(o.pi_host_chk, 0);
+    ASSERT_EQ(o.inject.size(), 1u);
+    EXPECT_EQ(o.inject[0].kind, InjectKind::ref);
+    EXPECT_EQ(o.pi_reftag, 7u);
+    EXPECT_TRUE(o.pi_reftag_set);
+    EXPECT_EQ(o.sqthread_poll_cpu, 1u);
+    EXPECT_TRUE(o.sqthread_poll_cpu_set);
+    EXPECT_TRUE(o.hipri);
+    EXPECT_FALSE(o.fixedbufs);
+    EXPECT_TRUE(o.pi_report.empty());
+    EXPECT_TRUE(o.pi_mode.empty());
+
+    // A parser's error is the conversion's, named after its option.
+    c.pi_host_chk = "GUARD,CRC";
+    r = options_from_c(c);
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.error.msg.rfind("pi_host_chk: unknown check 'CRC'", 0), 0u) << r.error.msg;
+    c.pi_host_chk = nullptr;
+    c.pi_chk = "CRC";
+    r = options_from_c(c);
+    EXPECT_EQ(r.error.msg.rfind("pi_chk: unknown check 'CRC'", 0), 0u) << r.error.msg;
+    c.pi_chk = nullptr;
+    c.pi_inject = "guard:2";
+    EXPECT_FALSE(options_from_c(c).ok());
 }

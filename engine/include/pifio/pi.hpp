@@ -124,9 +124,14 @@ struct Span {
     uint64_t ref = 0;
     uint32_t nblocks = 0;
 };
-// ref to use for a run starting at `lba` for this format (type 1: lba; 2/3: lba too
-// unless the caller has a separate initial ref tag).
+// Bits of the reference tag: 32 (16b guard) or 48 (64b guard).
 inline uint64_t ref_mask(const Format& f) { return f.guard == Guard::g16 ? 0xffffffffull : 0xffffffffffffull; }
+// Span::ref of a run starting at `lba`: type 2 -> type2_base + lba (the
+// command's initial ref tag; type2_base is the ref tag of LBA 0), types 1
+// and 3 -> the LBA (type 3 writes it, nobody checks it); masked to ref_mask.
+inline uint64_t ref_seed(const Format& f, uint64_t lba, uint64_t type2_base = 0) {
+    return (f.pi_type == 2 ? type2_base + lba : lba) & ref_mask(f);
+}
 
 // Fill the PI tuple of every block (data: nblocks * data_stride bytes;
 // md: nblocks * md_stride bytes, ignored when extended). Metadata bytes

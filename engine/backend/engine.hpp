@@ -1,0 +1,108 @@
+// The engine of one fio thread: one io_uring shared by every target of the
+// job whatever its backend. queue() generates PI (and injects faults) and
+// fills an SQE; commit() submits; getevents() reaps, verifies read PI and
+// records results. Nothing on that path allocates, throws or logs, except
+// the bounded mismatch/status log lines.
+//
+//   engine.cpp   set-up: file state, geometry checks, buffers, open/close
+//   ring.cpp     the io_uring and its fallbacks
+//   io.cpp       queue, commit, reap, verify, accounting
+//   inject.cpp   pi_inject
+//   report.cpp   pi_report
+//   c_api.cpp    the C API glue.c calls (engine/fio/glue_api.h)
+#pragma once
+
+#include <liburing.h>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../fio/glue_api.h"
+#include "backend.hpp"
+#include "options.hpp"
+#include "pifio/pi.hpp"
+#include "report.hpp"
+
+namespace pifio {
+
+// Per-target state: fio's f->engine_data. Probed once (Identify, sysfs,
+// probes), kept across fio's close/reopen of the file.
+struct FileState {
+    std::unique_ptr<Backend> be;
+    PiContext gen;          // generate: app tag, all fields
+    PiContext chk;          // verify: host_checks()
+    int reg_index = -1;     // registered file slot
+    uint32_t fileno = 0;
+    Report* rep = nullptr;  // engine's record for this file
+};
+
+// Open `path` with its backend and derive the PI contexts; the fd is closed
+// again (Engine::open reopens it in the thread that does I/O).
+Result<FileState*> probe_file(const EngineOptions& o, const std::string& path);
+
+class Engine {
+public:
+    static Result<std::unique_ptr<Engine>> create(const EngineOptions& o, const pifio_job& j, FileState* const* files,
+                                                  unsigned nfiles);
+    ~Engine();
+
+    // The engine frees the file states it adopted (at most once each).
+    void adopt(FileState* f);
+    Error open(FileState& f, unsigned fileno, int* fd);
+    void close(FileState& f);
+    Error register_buffers(const struct iovec* iov, unsigned n);
+
+    int queue(FileState& f, unsigned slot, int ddir, uint64_t offset, void* buf, uint64_t len, void* cookie) noexcept;
+    int commit() noexcept;
+    int getevents(unsigned min, unsigned max, const struct timespec* t) noexcept;
+    void* event(int i, int* err) const noexcept {
+        *err = done_[i].err;
+        return done_[i].cookie;
+    }
+    // Writes pi_report; 1 when PI errors were seen, 0 when clean, -errno.
+    int finish(Error* e);
+
+private:
+    struct Slot {
+        FileState* f = nullptr;
+        void* cookie = nullptr;
+        Io io;
+    };
+    struct Done {
+        void* cookie;
+        int err;
+    };
+
+    Engine() = default;
+    unsigned reap(unsigned n, unsigned max) noexcept;   // fills done_[n..max)
+    int on_complete(Slot& s, const io_uring_cqe* cqe) noexcept;
+    void note_status(FileState& f, const Slot& s, const Completion& c) noexcept;
+    void note_mismatch(FileState& f, const Mismatch& m) noexcept;
+    void inject(FileState& f, const Io& io) noexcept;
+    void log(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
+
+    EngineOptions o_;
+    JobShape shape_;
+    std::string job_name_;
+    void (*log_)(const char*) = nullptr;
+    struct io_uring ring_ {};
+    bool ring_ok_ = false;
+    unsigned ring_flags_ = 0;
+    unsigned depth_ = 0;
+    uint32_t md_per_io_ = 0;
+    uint8_t* md_pool_ = nullptr;
+    size_t md_pool_len_ = 0;
+    std::vector<Slot> slots_;
+    std::vector<Done> done_;
+    std::vector<Report> reports_;
+    std::vector<MismatchRecord> mm_;    // reserved kRecordLimit when pi_report is set
+    std::vector<InjectRecord> inj_;
+    uint64_t mm_dropped_ = 0, inj_dropped_ = 0;
+    uint32_t logged_ = 0;
+    bool files_registered_ = false;
+    bool bufs_registered_ = false;
+    unsigned queued_ = 0;
+    std::vector<std::unique_ptr<FileState>> files_;   // adopted
+};
+
+}  // namespace pifio

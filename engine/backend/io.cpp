@@ -1,0 +1,198 @@
+// The hot path: queue, commit, reap, verify, accounting (see engine.hpp).
+#include <cerrno>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "../nvme/cmd.hpp"
+#include "engine.hpp"
+
+namespace pifio {
+namespace {
+
+constexpr uint32_t kLogLimit = 32;      // mismatch/status lines per job
+constexpr uint32_t kVerifyBatch = 64;   // mismatch records per verify() call
+
+}  // namespace
+
+void Engine::log(const char* fmt, ...) noexcept {
+    if (!log_) return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_(line);
+}
+
+int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, void* buf, uint64_t len,
+                  void* cookie) noexcept {
+    if (slot_index >= slots_.size()) return -EINVAL;
+    Slot& s = slots_[slot_index];
+    const Geometry& g = f.be->geometry();
+    Io& io = s.io;
+    io.buf_index = -1;
+    io.file_index = f.reg_index;
+    if (ddir == PIFIO_FLUSH) {
+        io.dir = Dir::flush;
+        io.nlb = 0;
+        io.data = nullptr;
+        io.data_len = 0;
+        io.md_len = 0;
+    } else {
+        if (offset % g.stride || len % g.stride || len == 0 || len / g.stride > UINT32_MAX) return -EINVAL;
+        io.dir = ddir == PIFIO_WRITE ? Dir::write : Dir::read;
+        io.lba = offset / g.stride;
+        io.nlb = uint32_t(len / g.stride);
+        io.data = buf;
+        io.data_len = uint32_t(len);
+        io.md_len = io.nlb * g.md_stride;
+        if (bufs_registered_) io.buf_index = int(slot_index);
+        if (io.dir == Dir::write && g.host_pi() && !g.pract) {
+            generate(f.gen, io.data, io.md, Span{io.lba, ref_seed(g.fmt, io.lba, o_.pi_reftag), io.nlb});
+            if (!o_.inject.empty()) inject(f, io);
+        }
+    }
+    struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sqe) return 1;
+    const size_t sqe_size = (ring_flags_ & IORING_SETUP_SQE128) ? 128 : 64;
+    memset(static_cast<void*>(sqe), 0, sqe_size);
+    int ret = f.be->prep(sqe, io);
+    if (ret < 0) {
+        // Give the SQE back as a no-op so the ring stays consistent.
+        io_uring_prep_nop(sqe);
+        sqe->user_data = UINT64_MAX;
+        return ret;
+    }
+    sqe->user_data = slot_index;
+    s.f = &f;
+    s.cookie = cookie;
+    queued_++;
+    return 0;
+}
+
+int Engine::commit() noexcept {
+    if (!queued_) return 0;
+    int ret;
+    do {
+        ret = io_uring_submit(&ring_);
+    } while (ret == -EINTR);
+    if (ret < 0) return ret;
+    unsigned n = queued_;
+    queued_ = 0;
+    return int(n);
+}
+
+void Engine::note_status(FileState& f, const Slot& s, const Completion& c) noexcept {
+    Report& r = *f.rep;
+    r.io_errors++;
+    const char* op = s.io.dir == Dir::read ? "read" : s.io.dir == Dir::write ? "write" : "flush";
+    if (c.device) {
+        const char* name = c.info ? c.info->name : nullptr;
+        bool found = false;
+        for (uint32_t i = 0; i < r.nstatus; i++)
+            if (r.status[i].code == c.status) {
+                r.status[i].count++;
+                found = true;
+            }
+        if (!found && r.nstatus < 16) r.status[r.nstatus++] = {c.status, 1, name, c.info ? c.info->field : int8_t(-1)};
+        if (logged_++ < kLogLimit)
+            log("pifio: %s lba %" PRIu64 " (+%u): %s failed: %s (NVMe status 0x%03x)", r.path.c_str(), s.io.lba,
+                s.io.nlb, op, name ? name : "unknown status", c.status);
+    } else if (logged_++ < kLogLimit) {
+        log("pifio: %s lba %" PRIu64 " (+%u): %s failed: %s", r.path.c_str(), s.io.lba, s.io.nlb, op,
+            strerror(c.err));
+    }
+    if (logged_ == kLogLimit) log("pifio: further errors are counted but not logged (see pi_report)");
+}
+
+void Engine::note_mismatch(FileState& f, const Mismatch& m) noexcept {
+    Report& r = *f.rep;
+    r.mismatches[int(m.field)]++;
+    if (mm_.size() < mm_.capacity()) mm_.push_back({f.fileno, m});
+    else mm_dropped_++;
+    if (logged_++ < kLogLimit) {
+        const int w = m.field == Field::app ? 4 : (m.field == Field::guard ? (f.be->geometry().fmt.guard == Guard::g16 ? 4 : 16)
+                                                                             : (f.be->geometry().fmt.guard == Guard::g16 ? 8 : 12));
+        log("pifio: %s lba %" PRIu64 ": %s got 0x%0*" PRIx64 ", want 0x%0*" PRIx64, r.path.c_str(), m.lba,
+            field_name(m.field), w, m.got, w, m.want);
+        if (logged_ == kLogLimit) log("pifio: further errors are counted but not logged (see pi_report)");
+    }
+}
+
+int Engine::on_complete(Slot& s, const io_uring_cqe* cqe) noexcept {
+    FileState& f = *s.f;
+    const Completion c = f.be->complete(cqe, s.io);
+    if (c.err) {
+        note_status(f, s, c);
+        return c.err;
+    }
+    if (s.io.dir == Dir::write) {
+        f.rep->writes++;
+        return 0;
+    }
+    if (s.io.dir != Dir::read) return 0;
+    f.rep->reads++;
+    const Geometry& g = f.be->geometry();
+    if (!g.host_pi() || !f.chk.checks) return 0;
+    const Span sp{s.io.lba, ref_seed(g.fmt, s.io.lba, o_.pi_reftag), s.io.nlb};
+    Mismatch batch[kVerifyBatch];
+    VerifyStats st;
+    const bool ok = verify(f.chk, s.io.data, s.io.md, sp, batch, kVerifyBatch, &st);
+    f.rep->blocks_verified += s.io.nlb;
+    f.rep->blocks_escaped += st.escaped;
+    if (ok) return 0;
+    f.rep->bad_blocks += st.bad_blocks;
+    for (uint32_t i = 0; i < st.recorded; i++) note_mismatch(f, batch[i]);
+    // Mismatches beyond the batch are counted, not recorded.
+    for (int k = 0; k < 3; k++) {
+        uint32_t rec = 0;
+        for (uint32_t i = 0; i < st.recorded; i++) rec += int(batch[i].field) == k;
+        f.rep->mismatches[k] += st.count[k] - rec;
+    }
+    return EILSEQ;
+}
+
+unsigned Engine::reap(unsigned n, unsigned max) noexcept {
+    struct io_uring_cqe* cqe;
+    while (n < max && io_uring_peek_cqe(&ring_, &cqe) == 0) {
+        const uint64_t ud = cqe->user_data;
+        if (ud < slots_.size()) {
+            Slot& s = slots_[ud];
+            done_[n].cookie = s.cookie;
+            done_[n].err = on_complete(s, cqe);
+            n++;
+        }
+        io_uring_cqe_seen(&ring_, cqe);
+    }
+    return n;
+}
+
+int Engine::getevents(unsigned min, unsigned max, const struct timespec* t) noexcept {
+    if (max > done_.size()) max = unsigned(done_.size());
+    unsigned n = reap(0, max);
+    if (n == 0 && min == 0 && (ring_flags_ & IORING_SETUP_DEFER_TASKRUN)) {
+        // Deferred completions post only when we enter the kernel to get events.
+        io_uring_get_events(&ring_);
+        n = reap(0, max);
+    }
+    while (n < min) {
+        struct io_uring_cqe* cqe = nullptr;
+        int ret;
+        if (t) {
+            struct __kernel_timespec ts;
+            ts.tv_sec = t->tv_sec;
+            ts.tv_nsec = t->tv_nsec;
+            ret = io_uring_wait_cqes(&ring_, &cqe, min - n, &ts, nullptr);
+            if (ret == -ETIME) break;
+        } else {
+            ret = io_uring_wait_cqe_nr(&ring_, &cqe, min - n);
+        }
+        if (ret < 0 && ret != -EINTR && ret != -EAGAIN) return ret;
+        n = reap(n, max);
+    }
+    return int(n);
+}
+
+}  // namespace pifio

@@ -1,0 +1,155 @@
+#include "report.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+namespace pifio {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string hex(uint64_t v) {
+    char b[24];
+    snprintf(b, sizeof b, "0x%" PRIx64, v);
+    return b;
+}
+
+// Device PI check statuses of one file, by field.
+void device_pi(const Report& r, uint64_t by_field[3], uint64_t* total) {
+    for (uint32_t i = 0; i < r.nstatus; i++)
+        if (r.status[i].field >= 0) {
+            by_field[r.status[i].field] += r.status[i].count;
+            *total += r.status[i].count;
+        }
+}
+
+Json file_json(const Report& r) {
+    Json status = Json::object();
+    for (uint32_t k = 0; k < r.nstatus; k++) {
+        char code[8];
+        snprintf(code, sizeof code, "0x%03x", r.status[k].code);
+        const char* name = r.status[k].name;
+        status[std::string(code) + (name ? std::string(" ") + name : "")] = r.status[k].count;
+    }
+    return Json{
+        {"file", r.path},
+        {"target", r.desc},
+        {"reads", r.reads},
+        {"writes", r.writes},
+        {"blocks_verified", r.blocks_verified},
+        {"blocks_escaped", r.blocks_escaped},
+        {"bad_blocks", r.bad_blocks},
+        {"mismatches", {{"guard", r.mismatches[0]}, {"apptag", r.mismatches[1]}, {"reftag", r.mismatches[2]}}},
+        {"audit_bad_blocks", r.audit_bad},
+        {"io_errors", r.io_errors},
+        {"device_status", status},
+        {"injected", r.injected},
+    };
+}
+
+}  // namespace
+
+uint64_t pi_errors(const std::vector<Report>& files) {
+    uint64_t bad = 0;
+    for (const Report& r : files) {
+        uint64_t dev[3] = {}, dev_total = 0;
+        device_pi(r, dev, &dev_total);
+        bad += r.mismatches[0] + r.mismatches[1] + r.mismatches[2] + r.audit_bad + dev_total;
+    }
+    return bad;
+}
+
+std::string report_json(const ReportInput& in) {
+    const EngineOptions& o = *in.opts;
+    // Totals over every file, by field: userspace mismatches plus the device's
+    // PI check statuses of that field; "other": every other failed I/O and bad
+    // blocks found by pi_audit. analysis/meta.py reads "counts" (and
+    // "first_mismatches").
+    uint64_t cnt[3] = {}, other = 0;
+    Json files = Json::array();
+    for (const Report& r : *in.files) {
+        uint64_t dev_total = 0;
+        for (int k = 0; k < 3; k++) cnt[k] += r.mismatches[k];
+        device_pi(r, cnt, &dev_total);
+        other += r.io_errors - std::min(r.io_errors, dev_total) + r.audit_bad;
+        files.push_back(file_json(r));
+    }
+    Json mm = Json::array(), first = Json::array();
+    for (const MismatchRecord& m : *in.mismatches) {
+        mm.push_back({{"file", m.fileno}, {"lba", m.m.lba}, {"field", field_name(m.m.field)}, {"got", m.m.got},
+                      {"want", m.m.want}});
+        // The first records again in the analysis schema (hex strings).
+        if (first.size() < 64)
+            first.push_back(
+                {{"lba", m.m.lba}, {"field", field_name(m.m.field)}, {"got", hex(m.m.got)}, {"want", hex(m.m.want)}});
+    }
+    // Injected LBAs: sorted, one entry per (file, lba, kind).
+    std::vector<InjectRecord> inj = *in.injected;
+    auto key = [](const InjectRecord& r) { return std::tie(r.fileno, r.lba, r.kind); };
+    std::sort(inj.begin(), inj.end(), [&](const InjectRecord& a, const InjectRecord& b) { return key(a) < key(b); });
+    inj.erase(std::unique(inj.begin(), inj.end(),
+                          [&](const InjectRecord& a, const InjectRecord& b) { return key(a) == key(b); }),
+              inj.end());
+    Json injected = Json::array();
+    for (const InjectRecord& r : inj)
+        injected.push_back({{"file", r.fileno}, {"lba", r.lba}, {"field", inject_kind_name(r.kind)}});
+
+    const Json doc{
+        {"engine", "pifio"},
+        {"job", in.job},
+        {"counts",
+         {{"guard", cnt[0]}, {"apptag", cnt[1]}, {"reftag", cnt[2]}, {"other", other},
+          {"total", cnt[0] + cnt[1] + cnt[2] + other}}},
+        {"options",
+         {{"pi_act", int(o.pi_act)},
+          {"pi_chk", pi_chk_to_string(o.pi_chk)},
+          {"pi_verify", int(o.pi_verify)},
+          {"host_checks", pi_chk_to_string(host_checks(o))},
+          {"apptag", o.apptag},
+          {"apptag_mask", o.apptag_mask},
+          {"pi_reftag", o.pi_reftag}}},
+        {"files", files},
+        {"mismatch_records", mm},
+        {"mismatch_records_dropped", in.mismatches_dropped},
+        {"first_mismatches", first},
+        {"injected", injected},
+        {"injected_records_dropped", in.injected_dropped},
+    };
+    // Strings the job gave (paths, the job name) need not be UTF-8: replace
+    // what is not rather than throw.
+    return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+Error write_report(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    errno = 0;
+    FILE* fp = fopen(tmp.c_str(), "w");
+    bool ok = fp && fwrite(text.data(), 1, text.size(), fp) == text.size();
+    if (fp && fclose(fp) != 0) ok = false;
+    if (ok && rename(tmp.c_str(), path.c_str()) != 0) ok = false;
+    if (ok) return {};
+    const int e = errno ? errno : EIO;
+    return {e, "pi_report=" + path + ": " + strerror(e)};
+}
+
+std::string report_path(const std::string& path, unsigned subjob, unsigned numjobs) {
+    // fio gives clones numjobs=1 and subjob_number 1..n-1; the first job keeps
+    // numjobs=n, subjob 0. The analysis store pairs <job>.<n>.pi.json with
+    // <job>.json and sums them.
+    if (path.empty() || (numjobs <= 1 && subjob == 0)) return path;
+    std::string p = path;
+    const std::string sfx = "." + std::to_string(subjob);
+    const std::string pi = ".pi.json";
+    if (p.size() > pi.size() && p.compare(p.size() - pi.size(), pi.size(), pi) == 0)
+        p.insert(p.size() - pi.size(), sfx);
+    else
+        p += sfx;
+    return p;
+}
+
+}  // namespace pifio
