@@ -5,6 +5,7 @@
 
 #include "backend.hpp"
 #include "block_backend.hpp"
+#include "mem_backend.hpp"
 #include "nvme_backend.hpp"
 
 namespace pifio {
@@ -25,8 +26,15 @@ const BackendRow kBackends[] = {
     {"block", is_block, BlockBackend::open},
 };
 
+// Not a file: named by its prefix.
+const BackendRow kMemRow = {"mem", nullptr, open_mem_backend};
+
 Result<const BackendRow*> pick(const std::string& path) {
     Result<const BackendRow*> r;
+    if (is_mem_target(path)) {
+        r.value = &kMemRow;
+        return r;
+    }
     struct stat st;
     if (stat(path.c_str(), &st) != 0) {
         r.error = {errno, path + ": " + strerror(errno)};
