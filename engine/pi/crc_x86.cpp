@@ -94,6 +94,9 @@ static_assert(((u128{kNormMu} << 64) ^ (u128{kP16x48} << 64) ^ clmul(kNormMu, kP
 // ------------------------------------------------------------ PCLMULQDQ --
 #pragma GCC push_options
 #pragma GCC target("sse4.1,pclmul")
+#ifdef __clang__  // clang has no GCC target pragma: the same target as a function attribute
+#pragma clang attribute push(__attribute__((target("sse4.1,pclmul"))), apply_to = function)
+#endif
 namespace isa_pclmul {
 namespace {
 using V = __m128i;
@@ -111,11 +114,17 @@ inline __attribute__((always_inline)) V vfirst(__m128i x) { return x; }
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_pclmul
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 // ------------------------------------------------------- VPCLMULQDQ AVX2 --
 #pragma GCC push_options
 #pragma GCC target("sse4.1,pclmul,avx2,vpclmulqdq")
+#ifdef __clang__  // clang has no GCC target pragma: the same target as a function attribute
+#pragma clang attribute push(__attribute__((target("sse4.1,pclmul,avx2,vpclmulqdq"))), apply_to = function)
+#endif
 namespace isa_avx2 {
 namespace {
 using V = __m256i;
@@ -136,11 +145,17 @@ inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm256_zextsi
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_avx2
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 // ----------------------------------------------------- VPCLMULQDQ AVX-512 --
 #pragma GCC push_options
 #pragma GCC target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,vpclmulqdq")
+#ifdef __clang__  // clang has no GCC target pragma: the same target as a function attribute
+#pragma clang attribute push(__attribute__((target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,vpclmulqdq"))), apply_to = function)
+#endif
 // GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized on its own
 // _mm512_undefined_* in broadcast/extract helpers.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -169,6 +184,9 @@ inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm512_zextsi
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_avx512
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 // ------------------------------------ 512-bit shape on AVX2 (tests only) --
@@ -179,6 +197,9 @@ inline __attribute__((always_inline)) V vfirst(__m128i x) { return _mm512_zextsi
 // is checked against the reference here. Never dispatched.
 #pragma GCC push_options
 #pragma GCC target("sse4.1,pclmul,avx2,vpclmulqdq")
+#ifdef __clang__  // clang has no GCC target pragma: the same target as a function attribute
+#pragma clang attribute push(__attribute__((target("sse4.1,pclmul,avx2,vpclmulqdq"))), apply_to = function)
+#endif
 namespace isa_emu512 {
 namespace {
 struct V {
@@ -212,6 +233,9 @@ inline __attribute__((always_inline)) V vfirst(__m128i x) { return {_mm256_zexts
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_emu512
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 const CrcKernels kEmu512Kernels = {CrcImpl::vpclmul_avx512, isa_emu512::crc16, isa_emu512::crc64,
