@@ -128,6 +128,11 @@ Result<std::vector<InjectSpec>> parse_pi_inject(std::string_view s) {
         seen[int(spec.kind)] = true;
         spec.fraction = f;
         spec.threshold = f >= 1 ? UINT64_MAX : uint64_t(std::ldexp(f, 64));
+        if (spec.threshold == 0) {
+            r.error = {EINVAL, "pi_inject: fraction '" + frac + "' for " + field +
+                                   " is below 2^-64 and would corrupt no block" + usage};
+            return r;
+        }
         r.value.push_back(spec);
     }
     return r;

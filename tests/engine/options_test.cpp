@@ -68,7 +68,8 @@ TEST(PiInject, Parse) {
     EXPECT_EQ(r.value[1].kind, InjectKind::app);
     EXPECT_EQ(r.value[1].threshold, 1ull << 63);
     EXPECT_EQ(r.value[2].kind, InjectKind::data);
-    for (const char* bad : {"guard", "guard:0", "guard:1.5", "guard:x", "crc:0.1", "guard:0.1,guard:0.2", "guard:"}) {
+    for (const char* bad : {"guard", "guard:0", "guard:1.5", "guard:x", "crc:0.1", "guard:0.1,guard:0.2", "guard:",
+                            "ref:1e-32"}) {   // below 2^-64: would corrupt no block
         auto b = parse_pi_inject(bad);
         EXPECT_FALSE(b.ok()) << bad;
         EXPECT_NE(b.error.msg.find("pi_inject"), std::string::npos) << b.error.msg;
