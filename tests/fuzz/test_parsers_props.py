@@ -12,12 +12,15 @@ import json
 import os
 import random
 import sys
+import tempfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+# Hypothesis keeps a cache (its unicode tables) in ./.hypothesis: not in the clone.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "pifio-hypothesis"))
 hyp = pytest.importorskip("hypothesis", reason="python3-hypothesis not installed (./pifio setup installs it)")
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
