@@ -16,6 +16,7 @@
 #include <new>
 #include <string>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <vector>
 
 #include "../fio/glue_api.h"
@@ -294,6 +295,19 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
             p += sfx;
     }
 
+    // The report is written at the end; find out now that it cannot be,
+    // before the job writes anything.
+    if (!e->o_.pi_report.empty()) {
+        const std::string& p = e->o_.pi_report;
+        const size_t slash = p.rfind('/');
+        const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : p.substr(0, slash);
+        if (access(dir.c_str(), W_OK | X_OK) != 0) {
+            r.error = {errno, "pi_report=" + p + ": cannot write in " + dir + " (" + strerror(errno) +
+                                  "); give a path in an existing, writable directory"};
+            return r;
+        }
+    }
+
     // Geometry of every target, checked before anything is submitted.
     unsigned flags = 0;
     e->reports_.resize(nfiles);
@@ -357,6 +371,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
         if (ret == -EINVAL && (flags & IORING_SETUP_SQE128))
             hint = "; NVMe passthrough needs IORING_SETUP_SQE128/CQE32 (Linux 5.19+)";
         if (ret == -EINVAL && o.hipri) hint += "; or drop hipri";
+        if (ret == -EINVAL && o.sqthread_poll && o.sqthread_poll_cpu >= 0)
+            hint += "; sqthread_poll_cpu=" + std::to_string(o.sqthread_poll_cpu) +
+                    " must name an online CPU (0.." + std::to_string(sysconf(_SC_NPROCESSORS_ONLN) - 1) + ")";
         if (ret == -EINVAL && o.sqthread_poll) hint += "; or drop sqthread_poll";
         if (ret == -EPERM && o.sqthread_poll) hint = "; sqthread_poll needs CAP_SYS_NICE on this kernel";
         if (ret == -ENOSYS) hint = "; the kernel has no io_uring (or it is disabled: kernel.io_uring_disabled)";

@@ -182,6 +182,10 @@ Error check_geometry(const std::string& dev, const Geometry& g, const EngineOpti
         if (j.max_bs[d] > max_bs) max_bs = j.max_bs[d];
     }
 
+    if (o.md_per_io_size && f.ms == 0)
+        return err("md_per_io_size=" + std::to_string(o.md_per_io_size) +
+                   " asks for a metadata buffer, but this format has no metadata; drop md_per_io_size");
+
     // Options that need PI on the namespace.
     if (o.apptag > 0xffff) return err("apptag=" + hex(o.apptag) + " does not fit 16 bits; use 0..0xffff");
     if (o.apptag_mask > 0xffff)
