@@ -120,6 +120,20 @@ TEST(Geometry, MetadataBufferTooSmall) {
     EXPECT_EQ(md, 64u);
 }
 
+TEST(Geometry, MetadataBufferOnAFormatWithoutMetadata) {
+    uint32_t md = 0;
+    EngineOptions o;
+    o.md_per_io_size = 4096;
+    Error e = check_geometry("/dev/loop0", geo("512+0"), o, shape(4096), &md);
+    ASSERT_TRUE(e);
+    EXPECT_NE(e.msg.find("md_per_io_size=4096"), std::string::npos) << e.msg;
+    EXPECT_NE(e.msg.find("drop md_per_io_size"), std::string::npos) << e.msg;
+    // With metadata that PRACT strips (nothing moves), it stays accepted, as fio's.
+    o = EngineOptions{};
+    o.md_per_io_size = 8;
+    EXPECT_FALSE(check_geometry("ng", geo("4096+8/t1"), o, shape(4096), &md));
+}
+
 TEST(Geometry, OptionsInconsistentWithFormat) {
     uint32_t md = 0;
     EngineOptions o = host_pi();
