@@ -235,7 +235,7 @@ static int check_range(struct thread_data *td, struct fio_file *f)
 	return 0;
 }
 
-static int pifio_init(struct thread_data *td)
+static int init_engine(struct thread_data *td)
 {
 	struct pifio_td *d;
 	struct pifio_opts c;
@@ -298,6 +298,26 @@ static int pifio_init(struct thread_data *td)
 	}
 	td->io_ops_data = d;
 	return 0;
+}
+
+/*
+ * A refused job never opens its files, so close_file never frees their
+ * probe state (fio frees the files themselves): free it here.
+ */
+static int pifio_init(struct thread_data *td)
+{
+	struct fio_file *f;
+	unsigned int i;
+
+	if (!init_engine(td))
+		return 0;
+	for_each_file(td, f, i) {
+		if (FILE_ENG_DATA(f)) {
+			pifio_file_free(FILE_ENG_DATA(f));
+			FILE_SET_ENG_DATA(f, NULL);
+		}
+	}
+	return 1;
 }
 
 static int pifio_io_u_init(struct thread_data *td, struct io_u *io_u)
