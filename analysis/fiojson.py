@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 
 DDIRS = ("read", "write", "trim")
@@ -88,7 +89,7 @@ def read_text(path: str) -> str:
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as f:
             return f.read()
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise FioParseError(f"{path}: cannot read: {e}") from e
 
 
@@ -114,7 +115,7 @@ def find_fio_json(text: str, path: str = "<text>") -> tuple[dict, str]:
         for s in pass_starts:
             try:
                 obj, _ = dec.raw_decode(text, s)
-            except json.JSONDecodeError as e:
+            except (json.JSONDecodeError, RecursionError) as e:   # RecursionError: nested too deep
                 last_err = e
                 continue
             if isinstance(obj, dict) and "fio version" in obj:
@@ -133,7 +134,7 @@ def looks_like_fio(path: str) -> bool:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as f:
             head = f.read(1 << 20)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return False
     return '"fio version"' in head
 
@@ -211,6 +212,19 @@ def _aggregate(j, host, opts, dirs, path):
 
 
 def parse_obj(obj: dict, path: str = "<obj>", prefix_text: str = "") -> FioOutput:
+    """FioOutput of a decoded fio JSON object; FioParseError for any object
+    fio would not have written (a field of the wrong type, a bad number)."""
+    try:
+        return _parse_obj(obj, path, prefix_text)
+    except FioParseError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as e:
+        raise FioParseError(f"{path}: fio JSON of an unexpected shape ({type(e).__name__}: {e})") from e
+
+
+def _parse_obj(obj: dict, path: str, prefix_text: str) -> FioOutput:
+    if not isinstance(obj, dict):
+        raise FioParseError(f"{path}: fio JSON is not an object")
     gopts = obj.get("global options") or {}
     client = "client_stats" in obj
     # --client output: "global options" is a list, one entry per host.

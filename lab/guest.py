@@ -375,11 +375,11 @@ def _q(s: str) -> str:
 
 def _markers(con: str) -> dict:
     m: dict = {}
-    if (x := re.search(r"PIFIO-INIT uptime=([\d.]+)", con)):
+    if (x := re.search(r"PIFIO-INIT uptime=(\d+(?:\.\d*)?)", con)):
         m["init_uptime"] = float(x.group(1))
-    if (x := re.search(r"PIFIO-READY uptime=([\d.]+)", con)):
+    if (x := re.search(r"PIFIO-READY uptime=(\d+(?:\.\d*)?)", con)):
         m["ready_uptime"] = float(x.group(1))
-    if (x := re.search(r"PIFIO-RC (\d+) uptime=([\d.]+)", con)):
+    if (x := re.search(r"PIFIO-RC (\d+) uptime=(\d+(?:\.\d*)?)", con)):
         m["rc"] = int(x.group(1))
         m["rc_uptime"] = float(x.group(2))
     m["done"] = "PIFIO-DONE" in con

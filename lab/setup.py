@@ -24,6 +24,7 @@ PACKAGES = {
     # build
     "build-essential": "compilers", "cmake": "build", "ninja-build": "build", "pkg-config": "build",
     "libgtest-dev": "unit tests", "libbenchmark-dev": "benchmarks",
+    "clang-14": "fuzz targets (libFuzzer)", "libclang-rt-14-dev": "libFuzzer + sanitizer runtimes",
     "liburing-dev": "io_uring", "libnvme-dev": "NVMe Identify", "nlohmann-json3-dev": "engine pi_report JSON", "libisal-dev": "ISA-L CRC comparison",
     "zlib1g-dev": "fio build", "dpkg-dev": "apt-get source",
     # lab kernel builds (./pifio kernel build): kconfig, objtool, timeconst, series in git
@@ -36,6 +37,7 @@ PACKAGES = {
     "kmod": "modules", "file": "binary checks",
     # analysis
     "python3-matplotlib": "plots", "python3-numpy": "statistics", "python3-pytest": "python tests",
+    "python3-hypothesis": "property tests of the parsers",
     "chromium": "dashboard screenshot test",
 }
 

@@ -82,6 +82,11 @@ Result<DmTable> parse_table(std::string_view text) {
             r.error = err(EINVAL, where + ": want '<start> <length> <target> <args...>', got '" + std::string(line) + "'");
             return r;
         }
+        if (t.len > UINT64_MAX - t.start) {
+            r.error = err(EINVAL, where + ": target " + std::string(f[0]) + "+" + std::string(f[1]) +
+                                      " ends beyond sector 2^64");
+            return r;
+        }
         t.type = std::string(f[2]);
         t.kind = kind_of(f[2]);
         std::vector<std::string_view> a(f.begin() + 3, f.end());
@@ -184,7 +189,7 @@ Error map_rec(TableSource& src, DevT dev, uint64_t sector, uint64_t nsect, uint6
         return {};
     }
     const DmTable& tab = *tr.value;
-    if (sector + nsect > tab.sectors())
+    if (nsect > tab.sectors() || sector > tab.sectors() - nsect)
         return err(ERANGE, "sectors " + std::to_string(sector) + "+" + std::to_string(nsect) + " lie beyond the end of dm device " +
                                dev.str() + " (" + std::to_string(tab.sectors()) + " sectors)");
     // First target containing `sector` (targets are sorted and contiguous).
@@ -210,8 +215,12 @@ Error map_rec(TableSource& src, DevT dev, uint64_t sector, uint64_t nsect, uint6
     return {};
 }
 
-Error bottoms_rec(TableSource& src, DevT dev, int depth, std::vector<DevT>& out) {
+// `done`: dm devices already expanded, so a device that is a leg many times
+// (segments of one disk, levels of stripes over the same devices) is walked
+// once, not once per path to it.
+Error bottoms_rec(TableSource& src, DevT dev, int depth, std::vector<DevT>& out, std::vector<DevT>& done) {
     if (depth > kMaxDepth) return err(ELOOP, "dm stack deeper than " + std::to_string(kMaxDepth) + " levels at " + dev.str());
+    if (std::find(done.begin(), done.end(), dev) != done.end()) return {};
     auto tr = src.table(dev);
     if (!tr.ok()) return tr.error;
     if (!tr.value) {
@@ -220,7 +229,8 @@ Error bottoms_rec(TableSource& src, DevT dev, int depth, std::vector<DevT>& out)
     }
     for (const auto& t : tr.value->targets)
         for (const auto& l : t.legs)
-            if (Error e = bottoms_rec(src, l.dev, depth + 1, out)) return e;
+            if (Error e = bottoms_rec(src, l.dev, depth + 1, out, done)) return e;
+    done.push_back(dev);
     return {};
 }
 
@@ -235,7 +245,8 @@ Result<std::vector<Run>> map_range(TableSource& src, DevT top, uint64_t sector, 
 
 Result<std::vector<DevT>> bottoms(TableSource& src, DevT top) {
     Result<std::vector<DevT>> r;
-    r.error = bottoms_rec(src, top, 0, r.value);
+    std::vector<DevT> done;
+    r.error = bottoms_rec(src, top, 0, r.value, done);
     return r;
 }
 

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "ring.hpp"
 
@@ -62,6 +63,19 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
     e->job_name_ = j.name ? j.name : "";
     e->log_ = j.log;
     e->depth_ = j.iodepth ? j.iodepth : 1;
+
+    // The report is written at the end; find out now that it cannot be,
+    // before the job writes anything.
+    if (!e->o_.pi_report.empty()) {
+        const std::string& p = e->o_.pi_report;
+        const size_t slash = p.rfind('/');
+        const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : p.substr(0, slash);
+        if (access(dir.c_str(), W_OK | X_OK) != 0) {
+            r.error = {errno, "pi_report=" + p + ": cannot write in " + dir + " (" + strerror(errno) +
+                                  "); give a path in an existing, writable directory"};
+            return r;
+        }
+    }
 
     // Geometry of every target, checked before anything is submitted.
     unsigned flags = 0;

@@ -130,6 +130,11 @@ Result<std::vector<InjectSpec>> parse_pi_inject(std::string_view s) {
         seen[int(spec.kind)] = true;
         spec.fraction = f;
         spec.threshold = f >= 1 ? UINT64_MAX : uint64_t(std::ldexp(f, 64));
+        if (spec.threshold == 0) {
+            r.error = {EINVAL, "pi_inject: fraction '" + frac + "' for " + field +
+                                   " is below 2^-64 and would corrupt no block" + usage};
+            return r;
+        }
         r.value.push_back(spec);
     }
     return r;
@@ -178,6 +183,10 @@ Error check_geometry(const std::string& dev, const Geometry& g, const EngineOpti
         }
         if (j.max_bs[d] > max_bs) max_bs = j.max_bs[d];
     }
+
+    if (o.md_per_io_size && f.ms == 0)
+        return err("md_per_io_size=" + std::to_string(o.md_per_io_size) +
+                   " asks for a metadata buffer, but this format has no metadata; drop md_per_io_size");
 
     // Options that need PI on the namespace.
     if (o.apptag > 0xffff) return err("apptag=" + hex(o.apptag) + " does not fit 16 bits; use 0..0xffff");

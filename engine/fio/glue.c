@@ -8,6 +8,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
+#include <unistd.h>
 
 #include "fio.h"
 #include "optgroup.h"
@@ -146,6 +150,48 @@ static void free_file_states(struct thread_data *td)
 	}
 }
 
+/*
+ * fio clamps a size beyond the end of a device to the device (and does
+ * nothing for an offset beyond it), then exits 0: the job did less than it
+ * asked. Called before fio sets up the files, while size and offset are
+ * the job's own. Percentages and filesize= are left to fio. A job that
+ * writes to a read-only block device is refused here too, not at its first
+ * write.
+ */
+static int check_range(struct thread_data *td, struct fio_file *f)
+{
+	unsigned long long dev = f->real_file_size;
+	unsigned long long off = td->o.start_offset + td->subjob_number * td->o.offset_increment;
+	unsigned long long per_file = td->o.size / (td->o.nr_files ? td->o.nr_files : 1);
+	char msg[512];
+
+	if (td_write(td) && f->filetype == FIO_TYPE_BLOCK) {
+		int ro = 0, fd = open(f->file_name, O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0 && ioctl(fd, BLKROGET, &ro) == 0 && ro) {
+			close(fd);
+			snprintf(msg, sizeof(msg), "%s is a read-only device and the job writes; use rw=read or "
+				 "randread, or make the device writable (blockdev --setrw)", f->file_name);
+			return fail(td, EROFS, msg, "pifio_init");
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!dev || td->o.start_offset_percent || td->o.offset_increment_percent || td->o.file_size_low)
+		return 0;
+	if (off >= dev) {
+		snprintf(msg, sizeof(msg), "offset=%llu lies beyond the end of %s (%llu bytes); use offset < %llu",
+			 off, f->file_name, dev, dev);
+		return fail(td, EINVAL, msg, "pifio_init");
+	}
+	if (per_file > dev - off) {
+		snprintf(msg, sizeof(msg), "size=%llu from offset %llu lies beyond the end of %s (%llu bytes); "
+			 "use size=%llu or less", per_file, off, f->file_name, dev, dev - off);
+		return fail(td, EINVAL, msg, "pifio_init");
+	}
+	return 0;
+}
+
 static int pifio_init(struct thread_data *td)
 {
 	struct pifio_td *d;
@@ -157,6 +203,10 @@ static int pifio_init(struct thread_data *td)
 
 	for_each_file(td, f, i) {
 		if (ensure_probed(td, f)) {
+			free_file_states(td);
+			return 1;
+		}
+		if (check_range(td, f)) {
 			free_file_states(td);
 			return 1;
 		}

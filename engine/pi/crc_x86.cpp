@@ -168,6 +168,9 @@ inline __attribute__((always_inline)) __m128i brev128_lut(__m128i x) {
 // ------------------------------------------------------------ PCLMULQDQ --
 #pragma GCC push_options
 #pragma GCC target("sse4.1,pclmul")
+#ifdef __clang__  // clang has no GCC target pragma: the same target as a function attribute
+#pragma clang attribute push(__attribute__((target("sse4.1,pclmul"))), apply_to = function)
+#endif
 namespace isa_pclmul {
 namespace {
 using V = __m128i;
@@ -193,11 +196,17 @@ inline __attribute__((always_inline)) V vhxor4(V a, V, V, V) { return a; }
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_pclmul
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 // ------------------------------------------------------- VPCLMULQDQ AVX2 --
 #pragma GCC push_options
 #pragma GCC target("sse4.1,pclmul,avx2,vpclmulqdq")
+#ifdef __clang__  // clang has no GCC target pragma: the same target as a function attribute
+#pragma clang attribute push(__attribute__((target("sse4.1,pclmul,avx2,vpclmulqdq"))), apply_to = function)
+#endif
 namespace isa_avx2 {
 namespace {
 using V = __m256i;
@@ -230,11 +239,17 @@ inline __attribute__((always_inline)) V vhxor4(V a, V, V, V) { return a; }
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_avx2
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 // ----------------------------------------------------- VPCLMULQDQ AVX-512 --
 #pragma GCC push_options
 #pragma GCC target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,vpclmulqdq,gfni")
+#ifdef __clang__  // clang has no GCC target pragma: the same target as a function attribute
+#pragma clang attribute push(__attribute__((target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,vpclmulqdq,gfni"))), apply_to = function)
+#endif
 // GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized on its own
 // _mm512_undefined_* in broadcast/extract helpers.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -287,6 +302,9 @@ inline __attribute__((always_inline)) V vhxor4(V a, V b, V c, V d) {
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_avx512
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 // ------------------------------------ 512-bit shape on AVX2 (tests only) --
@@ -297,6 +315,9 @@ inline __attribute__((always_inline)) V vhxor4(V a, V b, V c, V d) {
 // is checked against the reference here. Never dispatched.
 #pragma GCC push_options
 #pragma GCC target("sse4.1,pclmul,avx2,vpclmulqdq")
+#ifdef __clang__  // clang has no GCC target pragma: the same target as a function attribute
+#pragma clang attribute push(__attribute__((target("sse4.1,pclmul,avx2,vpclmulqdq"))), apply_to = function)
+#endif
 namespace isa_emu512 {
 namespace {
 struct V {
@@ -349,6 +370,9 @@ inline __attribute__((always_inline)) V vhxor4(V a, V b, V c, V d) {
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_emu512
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 const CrcKernels kEmu512Kernels = {CrcImpl::vpclmul_avx512, isa_emu512::crc16, isa_emu512::crc64,

@@ -12,6 +12,7 @@
 #include <cinttypes>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "pifio/pi.hpp"
@@ -169,6 +170,15 @@ int parse_pi_args(int argc, char** argv, bool check, PiArgs* a) {
 
 constexpr uint32_t kChunkBlocks = 256;
 
+// Closes the --md file on every return (the error paths too: pitool's
+// commands also run in process, under the fuzz target).
+struct FdGuard {
+    int fd = -1;
+    ~FdGuard() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
 int cmd_gen(int argc, char** argv) {
     const char* cmd = argv[0];
     PiArgs a;
@@ -176,7 +186,8 @@ int cmd_gen(int argc, char** argv) {
     const pifio::Format& f = a.fmt;
     auto ctx = pifio::make_context(f, a.app, 0xffff, pifio::CHK_ALL);
     if (!ctx.ok()) return fail(cmd, ctx.error.msg);
-    int mdfd = -1;
+    FdGuard guard;
+    int& mdfd = guard.fd;
     if (a.md_path) {
         mdfd = ::open(a.md_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (mdfd < 0) return fail(cmd, std::string("cannot create --md '") + a.md_path + "': " + std::strerror(errno));
@@ -194,7 +205,7 @@ int cmd_gen(int argc, char** argv) {
                                  std::to_string(block + nb) + " (lba " + std::to_string(a.lba + block + nb) +
                                  "); blocks are " + std::to_string(f.data_size) + " bytes");
         if (nb == 0) break;
-        std::memset(md.data(), 0, md.size());
+        if (!md.empty()) std::memset(md.data(), 0, md.size());
         for (uint32_t i = 0; i < nb; ++i) {
             unsigned char* d = data.data() + size_t{i} * f.data_stride();
             std::memcpy(d, raw.data() + size_t{i} * f.data_size, f.data_size);
@@ -208,7 +219,7 @@ int cmd_gen(int argc, char** argv) {
         block += nb;
         if (static_cast<size_t>(n) < raw.size()) break;
     }
-    if (mdfd >= 0 && ::close(mdfd) != 0)
+    if (mdfd >= 0 && ::close(std::exchange(mdfd, -1)) != 0)
         return fail(cmd, std::string("close --md '") + a.md_path + "': " + std::strerror(errno));
     return kExitOk;
 }
@@ -226,7 +237,8 @@ int cmd_check(int argc, char** argv) {
     const pifio::Format& f = a.fmt;
     auto ctx = pifio::make_context(f, a.app, a.mask, pifio::CHK_ALL);
     if (!ctx.ok()) return fail(cmd, ctx.error.msg);
-    int mdfd = -1;
+    FdGuard guard;
+    int& mdfd = guard.fd;
     if (a.md_path) {
         mdfd = ::open(a.md_path, O_RDONLY | O_CLOEXEC);
         if (mdfd < 0) return fail(cmd, std::string("cannot open --md '") + a.md_path + "': " + std::strerror(errno));
@@ -282,7 +294,7 @@ int cmd_check(int argc, char** argv) {
         if (read_full(mdfd, &extra, 1) == 1)
             return fail(cmd, "--md '" + std::string(a.md_path) + "' is longer than " + std::to_string(block) +
                                  " blocks of metadata; data and metadata do not match");
-        ::close(mdfd);
+        ::close(std::exchange(mdfd, -1));
     }
     std::fflush(stdout);
     std::fprintf(stderr, "pitool check: %s: %" PRIu64 " blocks, %" PRIu64 " bad (guard %" PRIu64 ", apptag %" PRIu64

@@ -69,7 +69,8 @@ TEST(PiInject, Parse) {
     EXPECT_EQ(r.value[1].kind, InjectKind::app);
     EXPECT_EQ(r.value[1].threshold, 1ull << 63);
     EXPECT_EQ(r.value[2].kind, InjectKind::data);
-    for (const char* bad : {"guard", "guard:0", "guard:1.5", "guard:x", "crc:0.1", "guard:0.1,guard:0.2", "guard:"}) {
+    for (const char* bad : {"guard", "guard:0", "guard:1.5", "guard:x", "crc:0.1", "guard:0.1,guard:0.2", "guard:",
+                            "ref:1e-32"}) {   // below 2^-64: would corrupt no block
         auto b = parse_pi_inject(bad);
         EXPECT_FALSE(b.ok()) << bad;
         EXPECT_NE(b.error.msg.find("pi_inject"), std::string::npos) << b.error.msg;
@@ -118,6 +119,20 @@ TEST(Geometry, MetadataBufferTooSmall) {
     o.md_per_io_size = 64;
     EXPECT_FALSE(check_geometry("ng", geo("4096+16/t1/g64"), o, shape(16384), &md));
     EXPECT_EQ(md, 64u);
+}
+
+TEST(Geometry, MetadataBufferOnAFormatWithoutMetadata) {
+    uint32_t md = 0;
+    EngineOptions o;
+    o.md_per_io_size = 4096;
+    Error e = check_geometry("/dev/loop0", geo("512+0"), o, shape(4096), &md);
+    ASSERT_TRUE(e);
+    EXPECT_NE(e.msg.find("md_per_io_size=4096"), std::string::npos) << e.msg;
+    EXPECT_NE(e.msg.find("drop md_per_io_size"), std::string::npos) << e.msg;
+    // With metadata that PRACT strips (nothing moves), it stays accepted, as fio's.
+    o = EngineOptions{};
+    o.md_per_io_size = 8;
+    EXPECT_FALSE(check_geometry("ng", geo("4096+8/t1"), o, shape(4096), &md));
 }
 
 TEST(Geometry, OptionsInconsistentWithFormat) {

@@ -153,3 +153,32 @@ TEST(DmMap, LoopIsDetected) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error.err, ELOOP);
 }
+
+TEST(DmMap, SectorArithmeticNearTwoToThe64) {
+    // A table whose targets run past sector 2^64 is refused (its end wraps).
+    auto t = parse_table("0 18446744073709551615 linear 259:1 0\n18446744073709551615 1 linear 259:2 0\n");
+    ASSERT_FALSE(t.ok());
+    EXPECT_NE(t.error.msg.find("beyond sector 2^64"), std::string::npos) << t.error.msg;
+    // A range whose end wraps is beyond the device, not mapped from sector 0 on.
+    FakeTables s;
+    s.add(kDm0, "0 8 linear 259:1 0\n");
+    s.add(kDm1, "");
+    for (DevT d : {kDm0, kDm1}) {
+        auto r = map_range(s, d, UINT64_MAX, 2);
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error.err, ERANGE) << r.error.msg;
+    }
+}
+
+TEST(DmMap, SharedLowerDevicesAreWalkedOnce) {
+    // 16 levels of 8 stripes over the same device: 8^16 paths, one device each level.
+    FakeTables t;
+    for (uint32_t lvl = 0; lvl < 16; ++lvl) {
+        std::string legs;
+        for (int i = 0; i < 8; ++i) legs += " 254:" + std::to_string(lvl + 1) + " 0";
+        t.add(DevT{254, lvl}, "0 64 striped 8 8" + legs + "\n");
+    }
+    auto b = bottoms(t, kDm0);
+    ASSERT_TRUE(b.ok()) << b.error.msg;
+    EXPECT_EQ(b.value, (std::vector<DevT>{DevT{254, 16}}));
+}
