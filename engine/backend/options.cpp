@@ -299,6 +299,13 @@ Result<EngineOptions> options_from_c(const pifio_opts& c) {
 #define PIFIO_OPT(name, kind, def, lname, help) PIFIO_CONV_##kind(name)
 #include "../fio/options.def"
 #undef PIFIO_OPT
+#undef PIFIO_CONV_UINT
+#undef PIFIO_CONV_BOOL
+#undef PIFIO_CONV_FLAG
+#undef PIFIO_CONV_STR
+#undef PIFIO_CONV_PARSED
+#undef PIFIO_CONV_UINT_SET
+#undef PIFIO_CONV_ULL_SET
     return r;
 }
 
