@@ -41,7 +41,7 @@ Error ring_setup(struct io_uring* ring, unsigned depth, unsigned backend_flags, 
         if (ret == -EINVAL && (backend_flags & IORING_SETUP_SQE128))
             hint = "; NVMe passthrough needs IORING_SETUP_SQE128/CQE32 (Linux 5.19+)";
         if (ret == -EINVAL && o.hipri) hint += "; or drop hipri";
-        if (ret == -EINVAL && o.sqthread_poll && o.sqthread_poll_cpu >= 0)
+        if (ret == -EINVAL && o.sqthread_poll && o.sqthread_poll_cpu_set)
             hint += "; sqthread_poll_cpu=" + std::to_string(o.sqthread_poll_cpu) +
                     " must name an online CPU (0.." + std::to_string(sysconf(_SC_NPROCESSORS_ONLN) - 1) + ")";
         if (ret == -EINVAL && o.sqthread_poll) hint += "; or drop sqthread_poll";
