@@ -33,6 +33,8 @@ from .meta import MetaError, load_meta, parse_pi_report, scenario_meta
 
 FIELDS = ("guard", "apptag", "reftag", "other")
 DEVICE_PI_STATUS = {0x282: "guard", 0x283: "apptag", 0x284: "reftag"}
+# PI cost modes in the order of the table (lab/scenarios.py PI_COST_MODES): no PI first
+COST_ORDER = ("nopi", "kernel", "uring-pi", "passthrough", "pract")
 EILSEQ = 84          # BLK_STS_PROTECTION as errno: the block layer's "PI check failed"
 
 # Guest kernel lines about integrity; the second pattern marks the ones that are errors.
@@ -200,8 +202,10 @@ class RunVerdict:
         by: dict = {}
         for s in self.scenarios:
             by.setdefault(s.group, {})[s.engine] = s
-        return sorted(by.items(), key=lambda kv: (bool(kv[0][3]), kv[0][0], kv[0][1] != "none", kv[0][1],
-                                                  kv[0][2], kv[0][3]))
+        def cost_rank(c):
+            return COST_ORDER.index(c) if c in COST_ORDER else len(COST_ORDER)
+        return sorted(by.items(), key=lambda kv: (bool(kv[0][3]), kv[0][0], cost_rank(kv[0][3]), kv[0][1] != "none",
+                                                  kv[0][1], kv[0][2], kv[0][3]))
 
 
 # ------------------------------------------------------------------ reading --
@@ -222,7 +226,7 @@ def _fio_files(sdir: str, job: str) -> list:
             return [job + ext]
     reps = []
     for n in names:
-        parts = n.split(".")
+        parts = n[:-3].split(".") if n.endswith(".gz") else n.split(".")
         if len(parts) == 3 and parts[0] == job and parts[1].isdigit() and parts[2] == "json":
             reps.append((int(parts[1]), n))
     return [n for _, n in sorted(reps)]

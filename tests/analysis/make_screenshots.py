@@ -1,7 +1,7 @@
 """Regenerate analysis/screenshots/*.png: the dashboard of a demo results
 directory (two lab-layout runs, one with a ref tag failure; the real lab runs
 in tests/analysis/fixtures/labrun-*; a four-night history whose last night
-regressed), shot in headless Chromium and reduced to 64 colours.
+regressed), shot in headless Chromium and reduced to 256 colours.
 
     /usr/bin/python3 tests/analysis/make_screenshots.py [--keep DIR]
 """
@@ -35,7 +35,7 @@ def shrink(png: str):
     from PIL import Image
     im = Image.open(png).convert("RGB")
     im = im.resize((im.width * 3 // 4, im.height * 3 // 4), Image.LANCZOS)
-    im.quantize(64).save(png, optimize=True)
+    im.quantize(256, method=Image.Quantize.FASTOCTREE).save(png, optimize=True)
 
 
 def main():

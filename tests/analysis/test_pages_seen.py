@@ -63,7 +63,7 @@ def test_failing_run_page(site):
     alts = [i["alt"] for i in p["imgs"]]
     assert sum(a.startswith("latency ") for a in alts) == 3 and "PI cost" in alts
     # raw JSON+ links resolve to the run's files
-    raw = [h for h in p["links"] if h.endswith(".json")]
+    raw = [h for h in p["links"] if h.endswith((".json", ".json.gz"))]
     assert len(raw) >= 24
     for h in raw:
         assert os.path.isfile(os.path.normpath(os.path.join(out, h))), h
@@ -99,8 +99,20 @@ def test_real_lab_run_page(site):
             assert pos["failed"] < pos["details"]
         if p["imgs"]:
             _all_images_drawn(p)
-        raw = [h for h in p["links"] if h.endswith(".json")]
+        raw = [h for h in p["links"] if h.endswith((".json", ".json.gz"))]
         assert raw and all(os.path.isfile(os.path.normpath(os.path.join(out, h))) for h in raw)
+        if run_id == "labrun-7.3":            # what that run is known to hold (fixtures/README.md)
+            text = p["text"]
+            assert head == ("PASS: 14 scenarios run, 56 jobs (0 failed), PI mismatches 0, device PI errors 0, "
+                            "kernel integrity errors 0, 0 skipped")
+            alts = [i["alt"] for i in p["imgs"]]
+            assert alts == ["latency 7.3.4+deb13-cloud-amd64 | none | 4096+8/t1",
+                            "latency 7.3.4+deb13-cloud-amd64 | dm-linear | 4096+8/t1", "PI cost"]
+            groups = text[text.index("| none | 4096+8/t1"):text.index("Cost of PI")]
+            assert "pifio IOPS\tbuiltin IOPS\tratio" in groups
+            cost = groups[groups.index("PI cost: nopi"):]
+            assert cost.count("CPU us/IO") == 10 and "IOPS" not in cost
+            assert len(raw) == 16 + 40                # every job, every engine (cost: repetition 1)
 
 
 def test_index_verdicts_first(site):

@@ -98,3 +98,20 @@ def test_cli_exit_status(runs, capsys):
     assert verdict.main([runs["fail"], "--brief"]) == 1
     out = capsys.readouterr().out
     assert "details" not in out and out.count("FAIL:") == 2
+
+
+def test_real_lab_run():
+    """tests/analysis/fixtures/labrun-7.3: a trimmed real ./pifio run (fixtures/README.md)."""
+    from conftest import FIXTURES
+    v = verdict.evaluate(os.path.join(FIXTURES, "labrun-7.3"))
+    assert v.headline() == ("PASS: 14 scenarios run, 56 jobs (0 failed), PI mismatches 0, device PI errors 0, "
+                            "kernel integrity errors 0, 0 skipped")
+    keys = [k for k, _ in v.groups()]
+    assert [k[1] for k in keys[:2]] == ["none", "dm-linear"]
+    assert [k[3] for k in keys[2:]] == ["nopi", "kernel", "uring-pi", "passthrough", "pract"]
+    text = verdict.render_text(v)
+    pract = text[text.index("PI cost: pract"):].split("\n\n")[0]
+    rows = {ln.split()[0]: ln.split() for ln in pract.splitlines()[2:] if ln.startswith("  ")}
+    assert set(rows) == {"randwrite-qd1", "randwrite-qd32", "randread-qd1", "randread-qd32"}
+    assert all(5 < float(r[1]) < 100 and 5 < float(r[2]) < 100 for r in rows.values())   # us per I/O
+    assert v.kernel_msgs == []          # the boot's IMA/NX lines are not about integrity
