@@ -25,9 +25,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# The tags above; any PIFIO-<TAG> parses (a new marker needs no change here),
+# these are the ones the host acts on.
 TAGS = ("INIT", "WARN", "READY", "RC", "RESULTS", "DONE", "JOB", "SERVER-NS", "SERVER-UP", "SERVER-FAILED",
         "SERVER-STOP")
-_TAG = re.compile(r"PIFIO-(" + "|".join(sorted(TAGS, key=len, reverse=True)) + r")(?![\w-])(?: (.*))?")
+_TAG = re.compile(r"PIFIO-([A-Z]+(?:-[A-Z]+)*)(?![\w-])(?: (.*))?")
 _UPTIME = re.compile(r"uptime=([\d.]+)")
 
 

@@ -41,6 +41,11 @@ class Format:
         """Bytes per block as the host transfers it (data + ms when extended)."""
         return self.data + self.ms if self.ext else self.data
 
+    def transfer_offset(self, data_bytes: int) -> int:
+        """Bytes as the host transfers them (whole extended blocks when ext) for
+        data_bytes of block data, rounded down to whole blocks."""
+        return data_bytes // self.data * self.lba_size
+
     def canonical(self) -> str:
         return (f"{self.data}+{self.ms}/t{self.pi}/g{self.guard}/"
                 f"{'first' if self.first else 'last'}/{'ext' if self.ext else 'sep'}")
