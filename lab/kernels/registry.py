@@ -95,19 +95,6 @@ class Kernel:
             visit(self._byname[n], ())
         return out
 
-    def config(self) -> dict[str, str]:
-        """The kernel .config as a dict, when shipped (Debian: lib/modules/<rel>/config or boot/config-*)."""
-        for p in [self.modules / "config" if self.modules else None,
-                  self.bzimage.parent / "config", self.bzimage.parent / ".config"]:
-            if p and p.exists():
-                cfg = {}
-                for line in p.read_text().splitlines():
-                    if line.startswith("CONFIG_") and "=" in line:
-                        k, v = line.split("=", 1)
-                        cfg[k] = v
-                return cfg
-        return {}
-
     def describe(self) -> dict:
         return {"name": self.name, "release": self.release, "bzimage": str(self.bzimage), **self.meta}
 
@@ -206,11 +193,6 @@ def fetch(name: str) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
     log(f"kernel {name} ({rel}) unpacked in {dest}")
     return dest
-
-
-def fetch_all() -> list[Path]:
-    """Every manifest kernel, downloaded and unpacked."""
-    return [fetch(n) for n in names()]
 
 
 def ensure_all() -> dict:

@@ -22,8 +22,8 @@ After `stack_build` the guest shell has:
 dm-linear stacks also set STACK_SEG2_DM / STACK_SEG2_PHYS (byte offsets of
 segment 2 on the dm device and on the namespace) for the remapping test.
 
-The lab's initramfs builder reads REQUIRES (via `requires()` / `guest_modules()`)
-to pack modules and binaries. A module entry "a|b|c" means any of the names:
+The lab reads REQUIRES (through `guest_modules()`) to pack modules into a
+boot. A module entry "a|b|c" means any of the names:
 every one the kernel has is loaded (built-in ones are skipped); at least one
 must exist or the stack is skipped on that kernel.
 """
@@ -261,17 +261,6 @@ def get(name: str) -> Stack:
 
 
 # ------------------------------------------------------- for the lab side --
-
-def requires(names=None) -> dict:
-    """Union of REQUIRES over stacks (all when names is None): {"modules": [...], "binaries": [...]}."""
-    mods: list[str] = []
-    bins: list[str] = []
-    for n in names if names is not None else STACKS:
-        r = REQUIRES[n]
-        mods += [m for m in r["modules"] if m not in mods]
-        bins += [b for b in r["binaries"] if b not in bins]
-    return {"modules": mods, "binaries": bins}
-
 
 def guest_modules(stack: Stack | str, kernel) -> tuple[list[str], str | None]:
     """Module names to pass to boot_and_run for this kernel, and a skip reason

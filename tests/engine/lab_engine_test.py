@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The engine against emulated NVMe PI namespaces in a QEMU guest (issue 3 tests).
+"""The engine against emulated NVMe PI namespaces in a QEMU guest.
 
 One boot per kernel carries every format; the guest runs a list of fio
 commands and the host checks exit codes, messages and pi_report JSON:

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Interop with fio's built-in io_uring_cmd PI, both directions, and hipri (issue 3 tests).
+"""Interop with fio's built-in io_uring_cmd PI, both directions, and hipri.
 
 One boot (kernel command line + nvme.poll_queues=1), every PI format:
 

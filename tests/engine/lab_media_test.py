@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Media corruption: the engine names every corrupted LBA and field (issue 3 test).
+"""Media corruption: the engine names every corrupted LBA and field.
 
 Boot 1 writes 1 MiB of data with userspace PI (device checks on, so QEMU
 accepts every tuple) on a separate-metadata, an extended-LBA and a 64b-guard

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""`./pifio run` end to end with our engine and fio's built-in one (issue 3 item 6).
+"""`./pifio run` end to end with our engine and fio's built-in one.
 
 A short run (two formats: separate metadata and extended LBA; both engines;
 the default jobs at --size 2M, --runtime 2) into a temp results root, then:
