@@ -41,6 +41,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.runschema import timestamp, utc_now
+
 from ..core.apt import fetch_deb
 from ..core.env import CACHE, ROOT, PifioError, hash_strings, log, run, sha256_file, write_json
 from .series import FRAGMENT, SOURCES, series_patches
@@ -231,7 +233,7 @@ def compile_tree(tree: Path, obj: Path, out: Path, meta: dict, label: str) -> Pa
     shutil.copy2(obj / "arch/x86/boot/bzImage", out / "bzImage.tmp")
     shutil.copy2(obj / ".config", out / "config")
     meta = dict(meta, release=rel, build_seconds=round(secs, 1), full_build=full,
-                built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), config_sha256=config_hash(),
+                built_at=timestamp(utc_now()), config_sha256=config_hash(),
                 config_mismatches=mism, modules=False, jobs=JOBS)
     write_json(out / "meta.json", meta)
     # what lab.kernels.resolve(<dir>) reads
