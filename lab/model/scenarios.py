@@ -267,6 +267,16 @@ COST_REPS = 3
 COST_SIZE = "32M"      # the region every mode uses; prefilled before the first job
 
 
+def cost_prelude() -> str:
+    """Guest shell before the PI cost scenarios: the CPU snapshot script, and a
+    prefill of both namespaces so every mode reads the same region of written
+    blocks (unwritten ones carry escape tags nobody checks)."""
+    return (cpusnap.INSTALL +
+            "for n in 1 2; do eval B=\\$PIFIO_BLK_$n; fio --name=prefill --filename=$B --rw=write --bs=128k "
+            f"--direct=1 --ioengine=psync --size={COST_SIZE.lower()} --output-format=terse > /dev/null 2>&1 "
+            "|| echo \"PIFIO-JOB prefill $B failed\"; done\n")
+
+
 def pi_cost_workloads(ios: int = COST_IOS, reps: int = COST_REPS, size: str = COST_SIZE) -> list[Workload]:
     kw = dict(size=size, number_ios=ios, reps=reps, cpu=True)
     return [Workload("randwrite-qd1", "randwrite", 1, **kw),

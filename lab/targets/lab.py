@@ -20,24 +20,16 @@ from .. import kernels
 from ..core.env import PifioError, log
 from ..guest import BASE_CMDLINE, GuestResult, boot_and_run, qemu_available
 from ..guest.console import parse_line
-from ..model import cpusnap, stacks
-from ..model.scenarios import COST_SIZE, Scenario
+from ..model import stacks
+from ..model.scenarios import Scenario, cost_prelude
 from ..runs import cpu, meta
 from ..runs.plan import RunPlan, facts, plan_boot, plan_pi_cost
 from ..runs.summary import pi_cost_table, summary
 from . import Outcome
 
 # The PI cost boot runs on QEMU's icount clock (lab.guest.qemu clock_args; its
-# table is guest CPU per I/O, lab.runs.cpu). Prefill: every mode reads the
-# same region of written blocks (unwritten ones carry escape tags nobody checks).
+# table is guest CPU per I/O, lab.runs.cpu).
 COST_CLOCK = "icount"
-
-
-def _cost_prelude() -> str:
-    return (cpusnap.INSTALL +
-            "for n in 1 2; do eval B=\\$PIFIO_BLK_$n; fio --name=prefill --filename=$B --rw=write --bs=128k "
-            f"--direct=1 --ioengine=psync --size={COST_SIZE.lower()} --output-format=terse > /dev/null 2>&1 "
-            "|| echo \"PIFIO-JOB prefill $B failed\"; done\n")
 
 
 def _boot(k, label: str, runnable: list[Scenario], nss, rdir: Path, gdir: str, p: RunPlan,
@@ -116,7 +108,7 @@ def run_kernel(kname: str, p: RunPlan) -> tuple[Path, list[Scenario], list[Guest
     for key, label, rn, ns_, gdir, clock, prelude in (
             ("guest", f"lab {kname}", runnable, nss, "guest", "realtime", ""),
             ("cost_guest", f"lab {kname} PI cost", cost_runnable, cost_nss, "guest-cost", COST_CLOCK,
-             _cost_prelude())):
+             cost_prelude())):
         if not rn:
             continue
         r = _boot(k, label, rn, ns_, rdir, gdir, p, clock, prelude)

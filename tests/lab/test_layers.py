@@ -137,6 +137,38 @@ def test_the_tree_is_layered():
     assert problems(ROOT) == []
 
 
+# lab.model is pure: no modules that reach the system, no file reads or writes.
+IO_MODULES = {"os", "subprocess", "shutil", "socket", "tempfile", "tarfile", "fcntl", "signal", "threading"}
+IO_CALLS = {"open", "read_text", "read_bytes", "write_text", "write_bytes", "mkdir", "unlink", "exists", "glob",
+            "iterdir", "run", "Popen"}
+
+
+def impurities(root: Path, package: str = "lab/model") -> list[str]:
+    bad = []
+    for p in sorted((root / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text(), str(p))):
+            where = f"{p.relative_to(root)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Import):
+                bad += [f"{where}: imports {a.name}" for a in node.names if a.name.split(".")[0] in IO_MODULES]
+            elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in IO_MODULES:
+                bad.append(f"{where}: imports from {node.module}")
+            elif isinstance(node, ast.Call):
+                f = node.func
+                name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+                if name in IO_CALLS:
+                    bad.append(f"{where}: calls {name}()")
+    return bad
+
+
+def test_model_is_pure():
+    assert impurities(ROOT) == []
+
+
+def test_impurity_check_can_fail(tmp_path):
+    write(tmp_path, {"lab/model/x.py": "import subprocess\nfrom pathlib import Path\nPath('a').read_text()\n"})
+    assert [b.split(": ", 1)[1] for b in impurities(tmp_path)] == ["imports subprocess", "calls read_text()"]
+
+
 def test_every_lab_package_is_a_layer():
     pkgs = {p.name for p in (ROOT / "lab").iterdir() if (p / "__init__.py").exists()}
     assert pkgs == set(LAB_LAYERS) - {"cli"}, "a new lab package needs its place in LAB_LAYERS"
