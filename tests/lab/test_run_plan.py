@@ -124,3 +124,17 @@ def test_meta_writer(tmp_path):
     with pytest.raises(MetaError):
         meta.write(tmp_path, {**m, "host": "not an object"})
     assert json.loads((tmp_path / "meta.json").read_text())["host"] == {"hostname": "h"}   # not overwritten
+
+
+def test_cli_missing_command_vs_broken_import(tmp_path, monkeypatch, capsys):
+    from lab import cli
+    assert cli.load("lab.commands.nosuch:main") is None          # the command module is missing
+    assert cli.load("lab.commands.run:nosuch") is None           # ... or its function
+    assert cli.load("lab.commands.run:main") is not None
+    (tmp_path / "brokencmd.py").write_text("import pifio_no_such_dependency\n\ndef main(argv):\n    return 0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError, match="pifio_no_such_dependency"):
+        cli.load("brokencmd:main")                               # a real ImportError inside surfaces
+    monkeypatch.setitem(cli.COMMANDS, "gone", ("lab.commands.gone:main", "test"))
+    assert cli.main(["gone"]) == 2
+    assert "not yet available" in capsys.readouterr().err
