@@ -138,3 +138,25 @@ def test_cli_missing_command_vs_broken_import(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(cli.COMMANDS, "gone", ("lab.commands.gone:main", "test"))
     assert cli.main(["gone"]) == 2
     assert "not yet available" in capsys.readouterr().err
+
+
+def test_ab_run_suite_writes_utc_meta(tmp_path, monkeypatch):
+    """./pifio ab's per-boot results go through the same meta.json writer (UTC, schema-checked)."""
+    from lab.ab import ab, suite
+    from lab.guest import GuestResult
+    res = tmp_path / "guest" / "results"
+    (res / "kernel-pi" / "4096+8t1" / "randread-qd8").mkdir(parents=True)
+    (res / "kernel-pi" / "4096+8t1" / "randread-qd8" / "status").write_text("pass\n")
+    (res / "rc").write_text("0\n")
+
+    def fake_boot(kernel, nss, script, **kw):
+        assert [n.nsid for n in nss] == sorted(suite.NAMESPACES) and "begin kernel-pi/4096+8t1/randread-qd8" in script
+        return GuestResult(rc=0, timed_out=False, console_log=tmp_path / "console.log", results_dir=res,
+                           run_dir=tmp_path / "guest", kernel={"release": "7.3.4-test"}, cmdline="console=ttyS0",
+                           qemu_cmd=[], clock="icount shift=0 sleep=off")
+    monkeypatch.setattr(ab, "boot_and_run", fake_boot)
+    st = ab.run_suite(tmp_path / "kdir", suite.select(["kernel-pi/*/randread-qd8"]), "ab-x-A1", results=tmp_path)
+    assert st["kernel-pi/4096+8t1/randread-qd8"] == {"status": "pass", "why": ""}
+    m = load_meta(str(tmp_path / "ab-x-A1"))
+    assert m["started"].endswith("Z") and m["host"]["clock"] == "icount shift=0 sleep=off"
+    assert m["scenarios"]["kernel-pi/4096+8t1/randread-qd8"]["status"] == "pass"
