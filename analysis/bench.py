@@ -1,4 +1,4 @@
-"""Analysis benchmarks (issue 5 targets). Run: /usr/bin/python3 -m analysis.bench [--quick]
+"""Analysis benchmarks (ingest, compare, statistical power targets). Run: /usr/bin/python3 -m analysis.bench [--quick]
 
 1. ingest 1,000 fio JSON+ files            target < 10 s
 2. compare 2 x 10 runs x 50 scenarios      target < 2 s

@@ -310,7 +310,7 @@ PI_COST_LABELS = {"nopi": "no PI", "kernel": "kernel PI", "uring-pi": "uring PI 
 def pi_cost_cpu(runs) -> dict:
     """{kernel label: {PI path label: median guest CPU us per I/O}} from the PI
     cost scenarios of `./pifio run` (meta pi_path, <scenario>/cpu.json written
-    by lab/run.py; pifio engine, reads and writes, QD1 and QD32 together)."""
+    by lab/targets/lab.py; pifio engine, reads and writes, QD1 and QD32 together)."""
     import json
     import statistics
     acc = defaultdict(lambda: defaultdict(list))

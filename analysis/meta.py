@@ -7,9 +7,8 @@ compared?" decision; everything else is informational.
 from __future__ import annotations
 
 import json
-import os
 
-SCHEMA = "pifio-run/1"
+from shared.runschema import SCHEMA, MetaError, load_meta, validate_meta  # noqa: F401 (analysis.meta's API)
 
 # Run-level fields that must be equal across everything compared, unless
 # named with --vary. The A/B axis (kernel release and patch series) is
@@ -27,39 +26,6 @@ DEFAULT_VARY = ("kernel.release", "kernel.series")
 # Scenario-level fields: a scenario whose fields differ between A and B is
 # "not comparable" (the rest of the comparison goes on).
 FIXED_SCENARIO_FIELDS = ("format", "stack", "ioengine", "pi_mode", "job_options")
-
-
-class MetaError(ValueError):
-    pass
-
-
-def load_meta(run_dir: str) -> dict:
-    p = os.path.join(run_dir, "meta.json")
-    try:
-        with open(p, encoding="utf-8") as f:
-            m = json.load(f)
-    except OSError as e:
-        raise MetaError(f"{p}: cannot read: {e}") from e
-    except json.JSONDecodeError as e:
-        raise MetaError(f"{p}: not valid JSON: {e}") from e
-    validate_meta(m, p)
-    if not m.get("run_id"):
-        m["run_id"] = os.path.basename(os.path.normpath(run_dir))
-    return m
-
-
-def validate_meta(m: dict, where: str = "meta.json") -> None:
-    if not isinstance(m, dict):
-        raise MetaError(f"{where}: top level must be an object")
-    schema = m.get("schema")
-    if schema is not None and schema != SCHEMA:
-        raise MetaError(f"{where}: schema is '{schema}', want '{SCHEMA}'")
-    for sect in ("host", "kernel", "fio", "engine"):
-        if sect in m and not isinstance(m[sect], dict):
-            raise MetaError(f"{where}: '{sect}' must be an object, got {type(m[sect]).__name__}")
-    sc = m.get("scenarios", {})
-    if not isinstance(sc, dict):
-        raise MetaError(f"{where}: 'scenarios' must be an object keyed by scenario name")
 
 
 def get_field(m: dict, dotted: str):

@@ -1,9 +1,9 @@
 """./pifio nightly: run the matrix N times, append to the store, compare with
 the previous nights, regenerate the dashboard.
 
-The lab's run entry point (lab.run:main(argv) -> int, writing one
-results/<run-id>/ per run) is called through `runner`; tests inject a fake
-runner to exercise this loop, the real path is the lab's.
+The matrix is run through `runner(argv) -> int` (one results/<run-id>/ per
+run): `./pifio nightly` (lab.commands.nightly) passes the lab's `./pifio run`;
+tests pass a fake. analysis never imports the lab.
 """
 from __future__ import annotations
 
@@ -14,17 +14,12 @@ import time
 from collections import defaultdict
 
 from . import compare as cmp
-from .progress import Progress
+from shared.progress import Progress
 from .store import Store, StoreError, is_run_dir
 
 # What may change from one night to the next without making nights incomparable:
 # the engine under test changes nightly. Kernel changes are handled by grouping.
 NIGHTLY_VARY = ("kernel.release", "kernel.series", "engine.version")
-
-
-def default_runner(argv) -> int:
-    from lab import run as labrun   # the lab engineer's module; imported only for real runs
-    return labrun.main(argv) or 0
 
 
 def _run_dirs(results):
@@ -61,7 +56,9 @@ def main(argv, runner=None, out=sys.stdout) -> int:
     except SystemExit as e:
         return 0 if e.code == 0 else 2
     run_args = [a for a in args.run_args if a != "--"]
-    runner = runner or default_runner
+    if runner is None:
+        print("pifio nightly: no runner for the matrix (run it as ./pifio nightly)", file=sys.stderr)
+        return 2
     night = args.night or time.strftime("%Y-%m-%d", time.gmtime())
     os.makedirs(args.results, exist_ok=True)
     store = Store.for_results(args.results)

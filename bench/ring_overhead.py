@@ -9,7 +9,7 @@ Reported per engine: IOPS (harmonic mean over runs), CPU per I/O
 ours/fio's as the median of per-round paired ratios with their range (the
 targets are judged on those medians). Raw per-run values go into the JSON.
 
-Targets (issue 4): ours >= 0.95x fio io_uring IOPS and <= 1.05x its CPU per
+Targets: ours >= 0.95x fio io_uring IOPS and <= 1.05x its CPU per
 I/O at QD32; QD1 mean latency within 5%.
 
   bench/ring_overhead.py --out results/bench/ring-overhead.json [--runtime 5 --runs 3]

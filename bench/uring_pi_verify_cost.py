@@ -26,7 +26,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lab import cpusnap, guest  # noqa: E402
+from lab import guest
+from lab.model import cpusnap
+from lab.runs import cpu  # noqa: E402
 
 VARIANTS = {
     "builtin": "--ioengine=io_uring --direct=1 --md_per_io_size=8 --pi_act=0 --pi_chk=GUARD,REFTAG "
@@ -62,7 +64,7 @@ def main() -> int:
         return 1
     print(f"{r.kernel['release']}, {r.clock}; guest CPU per 4 KiB read (ns = instructions), median of {a.reps}")
     for name in VARIANTS:
-        reps = cpusnap.cpu_per_io(r.results_dir / name)
+        reps = cpu.cpu_per_io(r.results_dir / name)
         if not reps:
             err = r.text(f"{name}/j.1.err").strip().splitlines()
             print(f"{name:14} no data: {err[-1] if err else '?'}")

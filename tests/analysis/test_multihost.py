@@ -1,7 +1,7 @@
 """Multi-host: fio --client against two fio --server, results ingested per host.
 
 test_two_local_servers runs two real fio servers on 127.0.0.1 (no lab needed).
-test_two_lab_guests needs the lab's multi-guest API (lab.multihost.fio_servers(n)
+test_two_lab_guests needs the lab's multi-guest API (lab.targets.multihost.fio_servers(n)
 -> context manager yielding [(host, port)]); it skips until that exists.
 """
 import glob
@@ -96,9 +96,9 @@ def test_two_local_servers(tmp_path):
 
 def test_two_lab_guests(tmp_path):
     try:
-        from lab import multihost
+        from lab.targets import multihost
     except ImportError:
-        pytest.skip("lab has no multi-guest API yet (expected lab.multihost.fio_servers(n) yielding "
+        pytest.skip("lab has no multi-guest API yet (expected lab.targets.multihost.fio_servers(n) yielding "
                     "[(host, port)] of guests running fio --server; see analysis/README.md)")
     fio = find_fio()
     if fio is None:

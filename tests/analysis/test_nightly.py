@@ -1,4 +1,4 @@
-"""Nightly loop logic with a fake lab runner (the real runner is lab.run:main)."""
+"""Nightly loop logic with a fake lab runner (the real runner is lab.commands.run:main)."""
 import io
 import json
 import os

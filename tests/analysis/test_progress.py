@@ -1,6 +1,6 @@
 import io
 
-from analysis.progress import Progress, fmt_duration
+from shared.progress import Progress, fmt_duration
 
 
 class Clock:

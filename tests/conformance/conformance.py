@@ -4,7 +4,7 @@
 fio 3.41's t/nvmept_pi.py (passthrough, io_uring_cmd) and t/io_uring_pi.py
 (block device, io_uring PI attributes, Linux 6.14+) come from the fio tree in
 the setup cache and run inside the guest under Debian's python3
-(lab/pyguest.py); nvme-cli reformats the namespace for every configuration
+(lab/guest/pyguest.py); nvme-cli reformats the namespace for every configuration
 (LBA format x PI location x PI type x extended/separate). Each script runs
 twice on the same namespace: with fio's built-in engine (the control, the
 oracle) and with `external:libpifio.so`. A configuration conforms when every
@@ -35,8 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from lab import guest, initramfs, kernels, pyguest  # noqa: E402
-from lab.common import CACHE, PifioError  # noqa: E402
+from lab import guest, kernels  # noqa: E402
+from lab.core.env import CACHE, PifioError  # noqa: E402
+from lab.guest import initramfs, pyguest  # noqa: E402
 
 SKIP = 77
 GUEST_ENGINE = initramfs.GUEST_ENGINE

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Lab figures for issue 3's targets: same guest, same namespace, 4 KiB randread.
+"""Lab figures for the engine's speed targets: same guest, same namespace, 4 KiB randread.
 
   ours        pifio engine, pi_act=0, device checks GUARD,REFTAG,APPTAG, pi_verify=1
   ours-nover  the same with pi_verify=0 (what userspace checking costs)

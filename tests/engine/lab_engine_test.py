@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The engine against emulated NVMe PI namespaces in a QEMU guest (issue 3 tests).
+"""The engine against emulated NVMe PI namespaces in a QEMU guest.
 
 One boot per kernel carries every format; the guest runs a list of fio
 commands and the host checks exit codes, messages and pi_report JSON:
@@ -32,6 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from lab.model import fioopts, formats  # noqa: E402
+from lab.model.formats import Format  # noqa: E402
+
 SKIP = 77
 
 
@@ -56,33 +59,28 @@ GUEST_ENGINE33 = "/usr/lib/pifio/libpifio-test-fio3.33.so"
 MiB = 1 << 20
 
 
-class Fmt:
-    """Just enough of a format for job options (the engine itself parses specs)."""
+# One format parser for the tests: the lab's (lab.model.formats, same rules as
+# pifio::parse_format), and the lab's fio PI options per format.
+parse_format = formats.parse
 
-    def __init__(self, spec: str):
-        self.spec = spec
-        head, *rest = spec.split("/")
-        d, m = head.split("+")
-        self.data, self.ms = int(d), int(m)
-        self.pi = next((int(r[1]) for r in rest if r[:1] == "t"), 1 if self.ms >= 8 else 0)
-        self.ext = "ext" in rest
 
-    @property
-    def stride(self) -> int:
-        return self.data + (self.ms if self.ext else 0)
+def bs(f: Format, data_bytes: int) -> int:
+    """fio bs carrying data_bytes of data per I/O (extended blocks for ext)."""
+    return fioopts.io_size(f, data_bytes)[0]
 
-    def bs(self, data_bytes: int) -> int:
-        return max(1, data_bytes // self.data) * self.stride
 
-    def md(self, data_bytes: int) -> int:
-        return 0 if self.ext else max(1, data_bytes // self.data) * self.ms
+def md(f: Format, data_bytes: int) -> int:
+    """md_per_io_size for data_bytes per I/O (0 when extended or no metadata)."""
+    return fioopts.io_size(f, data_bytes)[1]
 
-    def chk(self) -> str:
-        return "NONE" if not self.pi else ("GUARD,APPTAG" if self.pi == 3 else "GUARD,REFTAG,APPTAG")
 
-    def region(self, start_mib: int) -> int:
-        """Byte offset (in fio's units: extended blocks for ext) of data offset start_mib."""
-        return start_mib * MiB // self.data * self.stride
+def chk_of(f: Format) -> str:
+    return fioopts.pi_chk(f) or "NONE"
+
+
+def region(f: Format, mib: float) -> int:
+    """fio offset/size (extended blocks for ext) of mib MiB of block data."""
+    return f.transfer_offset(int(mib * MiB))
 
 
 class Script:
@@ -106,18 +104,18 @@ class Script:
         return "\n".join(self.lines) + "\n"
 
 
-def engine_args(f: Fmt, nsid: int, rw: str, *, off_mib: int, size_mib: float, data_bytes: int = 65536,
+def engine_args(f: Format, nsid: int, rw: str, *, off_mib: int, size_mib: float, data_bytes: int = 65536,
                 depth: int = 8, pi_act: int = 0, chk: str | None = None, report: str | None = None,
                 engine: str = GUEST_ENGINE, extra: list[str] = ()) -> list[str]:
     a = [f"--ioengine=external:{engine}", f"--filename=$PIFIO_NG_{nsid}", f"--rw={rw}",
-         f"--bs={f.bs(data_bytes)}", f"--offset={f.region(off_mib)}", f"--size={int(size_mib * MiB) // f.data * f.stride}",
+         f"--bs={bs(f, data_bytes)}", f"--offset={region(f, off_mib)}", f"--size={region(f, size_mib)}",
          f"--iodepth={depth}"]
     if f.pi:
-        a += [f"--pi_act={pi_act}", f"--pi_chk={f.chk() if chk is None else chk}"]
+        a += [f"--pi_act={pi_act}", f"--pi_chk={chk_of(f) if chk is None else chk}"]
         if chk == "NONE":
             # Device checks off, every field checked on the host: the host checks
             # what pi_chk names (fio's rule), so the host's set is named apart.
-            a.append(f"--pi_host_chk={f.chk()}")
+            a.append(f"--pi_host_chk={chk_of(f)}")
     if report:
         a.append(f"--pi_report=/results/{report}")
     return a + list(extra)
@@ -125,7 +123,7 @@ def engine_args(f: Fmt, nsid: int, rw: str, *, off_mib: int, size_mib: float, da
 
 def build(args) -> tuple[Script, dict]:
     s = Script()
-    fmts = [Fmt(x) for x in FORMATS]
+    fmts = [parse_format(x) for x in FORMATS]
     plan: dict = {"roundtrip": [], "interop": []}
     size = args.size_mb
     for i, f in enumerate(fmts, start=1):
@@ -136,10 +134,10 @@ def build(args) -> tuple[Script, dict]:
         if f.pi:
             # fio's own io_uring_cmd PI checks read what we wrote.
             a = ["--ioengine=io_uring_cmd", "--cmd_type=nvme", f"--filename=$PIFIO_NG_{i}", "--rw=read",
-                 f"--bs={f.bs(65536)}", f"--size={size * MiB // f.data * f.stride}", "--iodepth=8",
-                 "--pi_act=0", f"--pi_chk={f.chk()}", "--apptag=0x1234", "--apptag_mask=0xffff"]
-            if f.md(65536):
-                a.append(f"--md_per_io_size={f.md(65536)}")
+                 f"--bs={bs(f, 65536)}", f"--size={region(f, size)}", "--iodepth=8",
+                 "--pi_act=0", f"--pi_chk={chk_of(f)}", "--apptag=0x1234", "--apptag_mask=0xffff"]
+            if md(f, 65536):
+                a.append(f"--md_per_io_size={md(f, 65536)}")
             s.fio(f"builtin_r_{tag}", a)
             plan["interop"].append(tag)
 
@@ -246,18 +244,18 @@ def run_checks(res: Path, plan: dict) -> Checker:
     c = Checker(res)
     for tag, f, size in plan["roundtrip"]:
         for step in (f"w_{tag}", f"r_{tag}"):
-            c.check(c.rc(step) == 0, f"{step} ({f.spec}): fio exit {c.rc(step)}", c.out(step)[-600:])
+            c.check(c.rc(step) == 0, f"{step} ({f.short()}): fio exit {c.rc(step)}", c.out(step)[-600:])
         w, r = c.report(f"w_{tag}.report"), c.report(f"r_{tag}.report")
-        if not c.check(w is not None and r is not None, f"{tag} ({f.spec}): reports missing"):
+        if not c.check(w is not None and r is not None, f"{tag} ({f.short()}): reports missing"):
             continue
         blocks = size * MiB // f.data
         fr = r["files"][0]
         c.check(w["files"][0]["io_errors"] == 0, f"w_{tag}: io_errors {w['files'][0]['io_errors']}")
         c.check(sum(fr["mismatches"].values()) == 0 and fr["io_errors"] == 0,
-                f"r_{tag} ({f.spec}): mismatches {fr['mismatches']}, io_errors {fr['io_errors']}")
+                f"r_{tag} ({f.short()}): mismatches {fr['mismatches']}, io_errors {fr['io_errors']}")
         if f.pi:
             c.check(fr["blocks_verified"] == blocks and fr["blocks_escaped"] == 0,
-                    f"r_{tag} ({f.spec}): verified {fr['blocks_verified']} of {blocks}, escaped {fr['blocks_escaped']}")
+                    f"r_{tag} ({f.short()}): verified {fr['blocks_verified']} of {blocks}, escaped {fr['blocks_escaped']}")
     for tag in plan["interop"]:
         c.check(c.rc(f"builtin_r_{tag}") == 0, f"builtin_r_{tag}: fio built-in read of our PI exit {c.rc(f'builtin_r_{tag}')}",
                 c.out(f"builtin_r_{tag}")[-600:])

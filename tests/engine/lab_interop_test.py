@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Interop with fio's built-in io_uring_cmd PI, both directions, and hipri (issue 3 tests).
+"""Interop with fio's built-in io_uring_cmd PI, both directions, and hipri.
 
 One boot (kernel command line + nvme.poll_queues=1), every PI format:
 
@@ -27,19 +27,20 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from lab_engine_test import GUEST_ENGINE, MiB, SKIP, lab_preflight, Checker, Fmt, Script, engine_args  # noqa: E402
+from lab_engine_test import (GUEST_ENGINE, MiB, SKIP, Checker, Format, Script, bs, chk_of, engine_args,  # noqa: E402
+                             lab_preflight, md, parse_format, region)
 
 FORMATS = ["4096+8/t1", "512+8/t3/first", "4096+16/t1/g64", "4096+64/t2/g64/first", "512+8/t1/ext"]
 SIZE_MIB = 4
 POLL_QUEUES = 1
 
 
-def builtin_args(f: Fmt, nsid: int, rw: str, off_mib: int, size_mib: int, extra=()) -> list[str]:
+def builtin_args(f: Format, nsid: int, rw: str, off_mib: int, size_mib: int, extra=()) -> list[str]:
     a = ["--ioengine=io_uring_cmd", "--cmd_type=nvme", f"--filename=$PIFIO_NG_{nsid}", f"--rw={rw}",
-         f"--bs={f.bs(65536)}", f"--offset={f.region(off_mib)}", f"--size={size_mib * MiB // f.data * f.stride}",
-         "--iodepth=8", "--pi_act=0", f"--pi_chk={f.chk()}", "--apptag=0x1234", "--apptag_mask=0xffff"]
-    if f.md(65536):
-        a.append(f"--md_per_io_size={f.md(65536)}")
+         f"--bs={bs(f, 65536)}", f"--offset={region(f, off_mib)}", f"--size={region(f, size_mib)}",
+         "--iodepth=8", "--pi_act=0", f"--pi_chk={chk_of(f)}", "--apptag=0x1234", "--apptag_mask=0xffff"]
+    if md(f, 65536):
+        a.append(f"--md_per_io_size={md(f, 65536)}")
     return a + list(extra)
 
 
@@ -47,13 +48,13 @@ def build() -> Script:
     s = Script()
     s.raw("pollq", "cat /sys/module/nvme/parameters/poll_queues; grep . /sys/block/nvme0n*/queue/io_poll")
     for i, spec in enumerate(FORMATS, 1):
-        f = Fmt(spec)
+        f = parse_format(spec)
         s.fio(f"theirs_w{i}", builtin_args(f, i, "write", 0, SIZE_MIB))
         s.fio(f"ours_r{i}", engine_args(f, i, "read", off_mib=0, size_mib=SIZE_MIB, chk="NONE",
                                         report=f"ours_r{i}.report"))
         s.fio(f"ours_w{i}", engine_args(f, i, "write", off_mib=SIZE_MIB, size_mib=SIZE_MIB, report=f"ours_w{i}.report"))
         s.fio(f"theirs_r{i}", builtin_args(f, i, "read", SIZE_MIB, SIZE_MIB))
-    f1 = Fmt(FORMATS[0])
+    f1 = parse_format(FORMATS[0])
     s.fio("hipri_r", engine_args(f1, 1, "read", off_mib=0, size_mib=SIZE_MIB, report="hipri_r.report",
                                  extra=["--hipri"]))
     s.fio("hipri_w", engine_args(f1, 1, "write", off_mib=2 * SIZE_MIB, size_mib=SIZE_MIB, report="hipri_w.report",
@@ -84,7 +85,7 @@ def main() -> int:
         return 1
     c = Checker(r.results_dir)
     for i, spec in enumerate(FORMATS, 1):
-        f = Fmt(spec)
+        f = parse_format(spec)
         for step in (f"theirs_w{i}", f"ours_r{i}", f"ours_w{i}", f"theirs_r{i}"):
             c.check(c.rc(step) == 0, f"{step} ({spec}): fio exit {c.rc(step)}", c.out(step)[-500:])
         rep = c.report(f"ours_r{i}.report")

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Media corruption: the engine names every corrupted LBA and field (issue 3 test).
+"""Media corruption: the engine names every corrupted LBA and field.
 
 Boot 1 writes 1 MiB of data with userspace PI (device checks on, so QEMU
 accepts every tuple) on a separate-metadata, an extended-LBA and a 64b-guard
@@ -30,7 +30,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from lab_engine_test import GUEST_ENGINE, SKIP, lab_preflight, Checker, Fmt, Script, engine_args  # noqa: E402
+from lab_engine_test import GUEST_ENGINE, SKIP, lab_preflight, Checker, Format, Script, engine_args, parse_format  # noqa: E402
 
 FORMATS = ["4096+8/t1", "512+8/t1/ext", "4096+16/t1/g64"]
 SIZE_MIB = 1
@@ -42,14 +42,14 @@ STATUS = {"guard": "0x282 guard check error", "apptag": "0x283 application tag c
           "reftag": "0x284 reference tag check error"}
 
 
-def write_script(fmts: list[Fmt]) -> Script:
+def write_script(fmts: list[Format]) -> Script:
     s = Script()
     for i, f in enumerate(fmts, 1):
         s.fio(f"w{i}", engine_args(f, i, "write", off_mib=0, size_mib=SIZE_MIB, report=f"w{i}.report"))
     return s
 
 
-def read_script(fmts: list[Fmt]) -> Script:
+def read_script(fmts: list[Format]) -> Script:
     s = Script()
     last = max(lba for lba, *_ in FLIPS) + 1
     for i, f in enumerate(fmts, 1):
@@ -73,7 +73,7 @@ def main() -> int:
         return bad
     from analysis.meta import parse_pi_report
     from lab.guest import Namespace, boot_and_run
-    fmts = [Fmt(x) for x in FORMATS]
+    fmts = [parse_format(x) for x in FORMATS]
     tmp = tempfile.TemporaryDirectory(prefix="pifio-media-")
     keep = args.keep or Path(tmp.name)
     keep.mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def main() -> int:
         return 1
     c = Checker(r2.results_dir)
     for i, f in enumerate(fmts, 1):
-        tag = f"host{i} ({f.spec})"
+        tag = f"host{i} ({f.short()})"
         rep = c.report(f"host{i}.report")
         out = c.out(f"host{i}")
         c.check(c.rc(f"host{i}") not in (0, None), f"{tag}: fio exit {c.rc(f'host{i}')}, want non-zero")
@@ -137,7 +137,7 @@ def main() -> int:
         except Exception as e:  # noqa: BLE001
             c.check(False, f"{tag}: analysis cannot parse the report: {e}")
 
-        dtag = f"dev{i} ({f.spec})"
+        dtag = f"dev{i} ({f.short()})"
         rep = c.report(f"dev{i}.report")
         c.check(c.rc(f"dev{i}") not in (0, None), f"{dtag}: fio exit {c.rc(f'dev{i}')}, want non-zero")
         if c.check(rep is not None, f"{dtag}: no report", c.out(f"dev{i}")[-400:]):

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""`./pifio run` end to end with our engine and fio's built-in one (issue 3 item 6).
+"""`./pifio run` end to end with our engine and fio's built-in one.
 
 A short run (two formats: separate metadata and extended LBA; both engines;
 the default jobs at --size 2M, --runtime 2) into a temp results root, then:
@@ -34,8 +34,9 @@ def main() -> int:
     try:
         from analysis.meta import parse_pi_report
         from analysis.store import Store
-        from lab import guest, run
-        from lab.common import BUILD
+        from lab import guest
+        from lab.commands import run
+        from lab.core.env import BUILD
     except Exception as e:  # noqa: BLE001
         print(f"SKIP: lab/analysis not importable: {e}")
         return SKIP
@@ -65,7 +66,7 @@ def main() -> int:
     rdir = root / "t"
     nsamples = npi = 0
     for spec in SPECS:
-        from lab.formats import parse
+        from lab.model.formats import parse
         slug = parse(spec).slug()
         short = parse(spec).short()
         for eng in ("pifio", "builtin"):

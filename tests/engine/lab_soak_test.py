@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Soak: numjobs=4, iodepth=32, mixed random read/write with verification (issue 3 test).
+"""Soak: numjobs=4, iodepth=32, mixed random read/write with verification.
 
 One boot, namespace 4096+8/t1. A prefill writes every block of four 8 MiB
 regions, then four fio processes (one region each, offset_increment) run

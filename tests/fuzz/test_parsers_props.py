@@ -27,12 +27,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E
 from analysis import fiojson  # noqa: E402
 from analysis.fiojson import FioParseError  # noqa: E402
 
-# The console parser: lab/guest.py today (lab's packages may move it; the
-# function keeps its name).
-try:
-    from lab.guest import _markers as console_markers
-except ImportError:  # pragma: no cover - after lab/ moves into packages
-    from lab.qemu.guest import _markers as console_markers  # type: ignore
+# The console parser: the lab's one parser of the PIFIO-… markers.
+from lab.guest.console import parse_log as console_markers  # noqa: E402
 
 EXAMPLES = int(os.environ.get("PIFIO_HYPOTHESIS_EXAMPLES", "100"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,

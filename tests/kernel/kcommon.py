@@ -28,7 +28,7 @@ def need_lab(dm=True):
     if os.environ.get("PIFIO_NO_LAB"):
         skip("PIFIO_NO_LAB is set")
     try:
-        from lab import guest, initramfs  # noqa: F401
+        from lab.guest import initramfs  # noqa: F401
     except ImportError as e:
         skip(f"lab runtime (lab.guest) not available: {e}")
     tools = {g for g, _ in initramfs.default_binaries()}

@@ -11,7 +11,7 @@ from kcommon import ROOT, need_build_tools, need_lab
 
 need_build_tools()
 need_lab(dm=True)
-from lab import kernel as K  # noqa: E402
+from lab.kernels import build as K  # noqa: E402
 
 tree = K.source_tree("7.3")
 BR = "pifio/bisect-synthetic"

@@ -6,7 +6,7 @@ import time
 from kcommon import need_build_tools
 
 need_build_tools()
-from lab import kernel as K  # noqa: E402
+from lab.kernels import build as K  # noqa: E402
 
 t0 = time.monotonic()
 out = K.build("7.3")

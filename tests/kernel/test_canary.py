@@ -14,8 +14,8 @@ series = sys.argv[1]
 runs = sys.argv[2] if len(sys.argv) > 2 else None
 need_build_tools()
 need_lab(dm=True)
-from lab import kernel_ab  # noqa: E402
-from lab.common import RESULTS  # noqa: E402
+from lab.commands import ab as kernel_ab  # noqa: E402
+from lab.core.env import RESULTS  # noqa: E402
 
 rc = kernel_ab.main(["--series", series] + (["--runs", runs] if runs else []))
 reports = sorted(RESULTS.glob(f"ab-*-{series}/report.json"), key=lambda p: p.stat().st_mtime)

@@ -4,7 +4,7 @@ import sys
 
 from kcommon import ROOT  # noqa: F401
 
-from lab.kernel_ab import evaluate
+from lab.ab.ab import evaluate
 
 P = {"status": "pass", "why": ""}
 F = {"status": "fail", "why": "ref tag error at location 8 (rcvd 16392)"}

@@ -9,7 +9,8 @@ import sys
 
 from kcommon import ROOT, skip  # noqa: F401
 
-from lab import kernel as K
+from lab.kernels import build as K
+from lab.kernels import series
 
 bad = []
 names = []
@@ -63,10 +64,10 @@ for i, line in enumerate(K.FRAGMENT.read_text().splitlines(), 1):
 info = K.base_info("7.3")
 tree = K.SRC / info["version"]
 if (tree / ".git").exists():
-    for s in K.list_series():
+    for s in series.list_series():
         if not s.get("buildable", True):
             continue
-        for p in K.series_patches(s["name"]):
+        for p in series.series_patches(s["name"]):
             r = subprocess.run(["git", "apply", "--check", str(p)], cwd=tree, capture_output=True, text=True)
             if r.returncode:
                 bad.append(f"{p.name} does not apply to {info['version']}: {r.stderr.strip()[:300]}")

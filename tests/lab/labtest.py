@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from lab import guest, kernels  # noqa: E402
-from lab.common import PifioError  # noqa: E402
+from lab.core.env import PifioError  # noqa: E402
 
 SKIP = 77
 _failures: list[str] = []
@@ -34,7 +34,7 @@ def need_kernel(name: str):
 
 
 def need_fio_in_guest():
-    from lab import initramfs
+    from lab.guest import initramfs
     if not any(g == "/usr/bin/fio" for g, _ in initramfs.default_binaries()):
         skip("no fio 3.41 build (build/bin/fio or the setup cache); run ./pifio setup")
 

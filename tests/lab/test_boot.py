@@ -6,7 +6,7 @@
 - a PI write + read round trip with fio's built-in io_uring_cmd engine, PI
   generated and checked by fio in userspace and checked by QEMU (pi_chk);
 - on the host, in the kept backing file, guard/app/ref of sample blocks are
-  right at the offsets lab.formats computes (QEMU layout, independent oracle).
+  right at the offsets lab.model.formats computes (QEMU layout, independent oracle).
 
 usage: test_boot.py KERNEL   (6.1, 6.12, 7.3 or a bzImage path)
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import labtest
 from labtest import check
-from lab import fiojobs, formats, pi
+from lab.model import fioopts, formats, oracle
 from lab.guest import Namespace, boot_and_run
 
 DEFAULT_FORMATS = ["4096+8/t1", "512+8/t3/first", "4096+16/t1/g64", "4096+64/t2/g64/first",
@@ -40,8 +40,8 @@ for ns in nss:
     f, n = ns.fmt, ns.nsid
     lines.append(f"nvme id-ns $PIFIO_NG_{n} -o json > idns{n}.json; echo $? > idns{n}.rc")
     for rw in ("write", "read"):
-        argv = fiojobs.builtin(f, f"$PIFIO_NG_{n}", name=f"{rw}{n}", rw=rw, size=IO, output=f"{rw}{n}.json")
-        lines.append(f"{fiojobs.sh(argv)}; echo $? > {rw}{n}.rc")
+        argv = fioopts.builtin(f, f"$PIFIO_NG_{n}", name=f"{rw}{n}", rw=rw, size=IO, output=f"{rw}{n}.json")
+        lines.append(f"{fioopts.sh(argv)}; echo $? > {rw}{n}.rc")
 script = "\n".join(lines) + "\n"
 
 r = boot_and_run(kernel, nss, script=script, timeout=420)
@@ -50,7 +50,7 @@ if not check(r.rc == 0 and not r.timed_out, f"guest ran the script ({r.why() if 
     raise SystemExit(labtest.finish())
 
 
-# The lab loads the CPU-feature modules udev would (lab/initramfs.py
+# The lab loads the CPU-feature modules udev would (lab/guest/initramfs.py
 # CPU_MODULES): where the accelerated T10-DIF CRC is a module, the kernel's PI
 # must use it, or every kernel-PI figure measures the generic table CRC.
 from lab import kernels as _k  # noqa: E402
@@ -84,8 +84,8 @@ for ns in nss:
         check(bool(idns["flbas"] & 0x10) == f.ext, f"{tag}: flbas extended bit {bool(idns['flbas'] & 0x10)}")
         check(idns["dps"] & 7 == f.pi, f"{tag}: dps type {idns['dps'] & 7}")
         # ./pifio run --host-dev derives the format from the same id-ns output
-        # (16b guards only: 64b needs /dev/ngXnY=SPEC, see lab/hostrun.py).
-        from lab import hostrun
+        # (16b guards only: 64b needs /dev/ngXnY=SPEC, see lab/targets/hostdev.py).
+        from lab.targets import hostdev as hostrun
         got = formats.parse(hostrun.spec_from_id_ns(idns))
         if f.guard == 64:
             check(got.canonical() == f.canonical().replace("/g64", "/g16"),
@@ -118,7 +118,7 @@ for ns in nss:
         nblocks = (4 << 20) // f.lba_size if f.ext else (4 << 20) // f.data
         for lba in sorted({0, 1, 9, nblocks // 2, nblocks - 1}):
             data, md = ns.read(lba, "data"), ns.read(lba, "md")
-            errs = pi.check_block(f, data, md, ref=None if f.pi == 3 else lba, app=fiojobs.APPTAG)
+            errs = oracle.check_block(f, data, md, ref=None if f.pi == 3 else lba, app=fioopts.APPTAG)
             check(not errs, f"{tag}: backing file lba {lba} PI at computed offsets {'; '.join(errs) or 'good'}")
         # a never-written block reads back as zeros in the sparse file (QEMU returns 0xff.. only via I/O)
         last = ns.nlbas() - 1

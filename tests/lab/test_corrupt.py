@@ -2,7 +2,7 @@
 """Media corruption between boots, with QEMU as the oracle:
 write PI-protected blocks with fio's built-in engine, power off, flip one
 byte of block 5's guard, 6's ref tag, 7's data and 9's app tag in the kept
-backing file (offsets from lab.formats), boot again and read each block with
+backing file (offsets from lab.model.formats), boot again and read each block with
 `nvme read` and all PRCHK bits: the device must name the right check
 (0x282 guard, 0x284 ref, 0x283 app) for exactly those blocks, and the
 unchecked read must still succeed. Proves Namespace.corrupt() and the layout
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import labtest
 from labtest import check
-from lab import fiojobs
+from lab.model import fioopts
 from lab.guest import Namespace, boot_and_run
 
 kernel = sys.argv[1] if len(sys.argv) > 1 else "7.3"
@@ -30,7 +30,7 @@ nss = [Namespace("4096+8/t1", size=16 << 20, backing=tmp / "ns1.img", nsid=1),
        Namespace("512+8/t1/ext", size=16 << 20, backing=tmp / "ns2.img", nsid=2),
        Namespace("4096+16/t1/g64", size=16 << 20, backing=tmp / "ns3.img", nsid=3)]
 script = "set +e\n" + "".join(
-    fiojobs.sh(fiojobs.builtin(ns.fmt, f"$PIFIO_NG_{ns.nsid}", name=f"w{ns.nsid}", rw="write", size="256k",
+    fioopts.sh(fioopts.builtin(ns.fmt, f"$PIFIO_NG_{ns.nsid}", name=f"w{ns.nsid}", rw="write", size="256k",
                                output=f"w{ns.nsid}.json")) + f"; echo $? > w{ns.nsid}.rc\n" for ns in nss)
 r = boot_and_run(kernel, nss, script=script, timeout=300)
 check(r.ok, f"boot 1 wrote the blocks ({r.why() if not r.ok else 'rc 0'})")

@@ -2,8 +2,8 @@
 """Format specs, QEMU property mapping, backing-file layout math, host CRCs (no guest)."""
 import labtest
 from labtest import check
-from lab import formats, pi
-from lab.common import PifioError
+from lab.core.env import PifioError
+from lab.model import formats, oracle
 
 f = formats.parse("4096+8")
 check(f == formats.Format(4096, 8, 1, 16, False, False), "4096+8 defaults to t1/g16/last/sep")
@@ -39,7 +39,7 @@ g = formats.parse("4096+64/t2/g64/first")
 m = (64 << 20) // (4096 + 64)
 check(g.tuple_offset(64 << 20, 1, "ref") == (m * 4096 + 64 + 10, 6), "ref tag offset, 64b guard, PI first")
 
-check(pi.crc16_t10dif(b"123456789") == 0xD0DB, "CRC16-T10DIF check value")
-check(pi.crc64_nvme(b"123456789") == 0xAE8B14860A799888, "CRC64-NVMe check value")
-check(pi.crc64_nvme(bytes(i % 256 for i in range(4096))) == 0x3E729F5F6750449C, "CRC64-NVMe spec vector")
+check(oracle.crc16_t10dif(b"123456789") == 0xD0DB, "CRC16-T10DIF check value")
+check(oracle.crc64_nvme(b"123456789") == 0xAE8B14860A799888, "CRC64-NVMe check value")
+check(oracle.crc64_nvme(bytes(i % 256 for i in range(4096))) == 0x3E729F5F6750449C, "CRC64-NVMe spec vector")
 raise SystemExit(labtest.finish())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from lab import hostrun  # noqa: E402
+from lab.targets import hostdev as hostrun  # noqa: E402
 
 fails = []
 

@@ -16,24 +16,24 @@ from pathlib import Path
 
 import labtest
 from labtest import check
-from lab import fiojobs, formats
+from lab.model import fioopts, formats
 
 kernel = sys.argv[1] if len(sys.argv) > 1 else "6.1"
 labtest.need_qemu()
 labtest.need_kernel(kernel)
 labtest.need_fio_in_guest()
 
-from lab import multihost  # noqa: E402
+from lab.targets import multihost  # noqa: E402
 from analysis.store import Store  # noqa: E402
 
 FMT = formats.parse("4096+8/t1")
 
 
 def job_file(dev: str) -> str:
-    bs, md = fiojobs.io_size(FMT)
+    bs, md = fioopts.io_size(FMT)
     g = ["[global]", "ioengine=io_uring_cmd", "cmd_type=nvme", f"filename={dev}", f"bs={bs}",
-         f"md_per_io_size={md}", "pi_act=0", f"pi_chk={fiojobs.pi_chk(FMT)}",
-         f"apptag={fiojobs.APPTAG:#x}", "apptag_mask=0xffff", "size=4m"]
+         f"md_per_io_size={md}", "pi_act=0", f"pi_chk={fioopts.pi_chk(FMT)}",
+         f"apptag={fioopts.APPTAG:#x}", "apptag_mask=0xffff", "size=4m"]
     return "\n".join(g + ["", "[write]", "rw=write", "", "[randread]", "stonewall", "rw=randread",
                           "time_based=1", "runtime=2", "randrepeat=1", ""])
 

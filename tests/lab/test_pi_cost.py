@@ -23,7 +23,9 @@ from labtest import ROOT, check
 kernel = sys.argv[1] if len(sys.argv) > 1 else "7.3"
 
 # The plan on a kernel without io_uring PI attributes: a recorded skip, no boot.
-from lab import kernels, run as labrun, scenarios  # noqa: E402
+from lab import kernels
+from lab.model import scenarios
+from lab.runs import plan as labrun  # noqa: E402
 
 try:
     k61 = kernels.resolve("6.1", fetch_missing=False)

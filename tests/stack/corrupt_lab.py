@@ -22,7 +22,7 @@ dm-crypt AEAD (LUKS2 aes-xts + hmac-sha256 over dm-integrity) over 4096+8/t1
           fsync: dm-integrity writes its tag area lazily), then restore K (same
           plaintext, same sector -> same ciphertext: checked).
   host    flip one ciphertext byte of that physical block and recompute its
-          NVMe guard with lab.pi (so the drive and the kernel's PI check pass:
+          NVMe guard with lab.model.oracle (so the drive and the kernel's PI check pass:
           the only thing that can catch the flip is the AEAD tag).
   boot 2  reopen (no format) and read-verify the 8 MiB with the engine at
           4 KiB, continue_on_error=all: exactly one read fails (block K,
@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from lab import stacks  # noqa: E402
+from lab.model import stacks  # noqa: E402
 
 GUEST_ENGINE = "/usr/lib/pifio/libpifio-stack.so"
 K = 1000               # AEAD block whose ciphertext is flipped
@@ -126,8 +126,9 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the backing files")
     a = ap.parse_args(argv)
     try:
-        from lab import guest, kernels, pi
-        from lab.common import PifioError
+        from lab import guest, kernels
+        from lab.model import oracle as pi
+        from lab.core.env import PifioError
     except ImportError as e:
         print(f"SKIP: lab not importable ({e})")
         return 77

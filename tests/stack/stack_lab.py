@@ -15,7 +15,7 @@
   stack_lab.py --build-dir BUILD --kernel 7.3 --cases dm-linear
       boot and print every verdict; exit 1 if any case failed (by hand).
 
-Cases (CASES): every stack of lab/stacks.py — build it, write then read-verify
+Cases (CASES): every stack of lab/model/stacks.py — build it, write then read-verify
 >= 32 MiB through it with the pifio engine (block backend, kernel auto-PI,
 1 MiB blocks to keep TCG time down), then audit the PI the kernel left on the
 media (map: engine pi_audit + pifio-audit check; scan: every written block of
@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from lab import stacks  # noqa: E402
+from lab.model import stacks  # noqa: E402
 
 GUEST_ENGINE = "/usr/lib/pifio/libpifio-stack.so"
 
@@ -223,7 +223,7 @@ FINISH = "\nstack_teardown\nexit $fail\n"
 @dataclass(frozen=True)
 class Case:
     name: str
-    stack: str | None               # lab/stacks.py stack, None: own namespaces + script
+    stack: str | None               # lab/model/stacks.py stack, None: own namespaces + script
     checks: tuple[str, ...] = ("DATA",)
     namespaces: tuple[str, ...] = ()
     needs_uring_pi: bool = False    # Linux 6.14+
@@ -329,7 +329,7 @@ def run_kernel(build_dir: Path, kernel: str, names: list[str], mib: int, out: Pa
                timeout: float | None = None) -> tuple[int, dict]:
     try:
         from lab import guest, kernels
-        from lab.common import PifioError
+        from lab.core.env import PifioError
     except ImportError as e:
         print(f"SKIP: lab not importable ({e})")
         return 77, {}

@@ -1,0 +1,1 @@
+"""The host tool chain: Debian packages, fio trees (setup), CMake build, ctest, benches (build)."""

@@ -1,0 +1,70 @@
+"""CMake + Ninja into build/ (engine, pitool, tests, benches, the matching fio
+binaries), ctest over it, the benchmarks."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from ..core.env import BUILD, CACHE, RESULTS, ROOT, PifioError, read_json, run, write_json
+from . import setup
+
+
+def configure_and_build(build_dir=BUILD, *, with_kernels=True, build_type="RelWithDebInfo", extra=()) -> None:
+    setup.setup(with_kernels=with_kernels)
+    fio41 = setup.fio_tree("3.41")
+    fio33 = setup.fio_tree("3.33")
+    cmd = ["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja",
+           f"-DCMAKE_BUILD_TYPE={build_type}",
+           f"-DPIFIO_FIO_SRC={fio41}", f"-DPIFIO_FIO33_SRC={fio33}", *extra]
+    run(cmd, quiet=True)
+    run(["cmake", "--build", build_dir, "-j", str(os.cpu_count() or 2)])
+    # The fio that matches the engine: same tree, same config-host.h.
+    (build_dir / "bin").mkdir(parents=True, exist_ok=True)
+    for name, tree in (("fio", fio41), ("fio-3.33", fio33)):
+        dst = build_dir / "bin" / name
+        src = tree / "fio"
+        if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
+            shutil.copy2(src, dst)
+    write_json(build_dir / "versions.json", read_json(CACHE / "versions.json", {}))
+
+
+def ctest(args) -> int:
+    """ctest over build/ (PIFIO_TEST_JOBS in parallel, default 1); args go to ctest."""
+    jobs = os.environ.get("PIFIO_TEST_JOBS", "1")
+    # Tests labelled nightly (e.g. fio's PI matrix over every LBA format) are left
+    # out unless asked for: PIFIO_TEST_ALL=1, or an argument naming them (-L nightly).
+    nightly = [] if os.environ.get("PIFIO_TEST_ALL") == "1" or any("nightly" in a for a in args) \
+        else ["-LE", "nightly"]
+    return subprocess.run(["ctest", "--test-dir", str(BUILD), "--output-on-failure", "-j", jobs,
+                           *nightly, *args]).returncode
+
+
+def benches(bench_filter: str = "", repetitions: int = 3) -> int:
+    """PI core benchmarks -> results/bench/pi-core.json; then (unfiltered) the
+    host ring-overhead bench -> results/bench/ring-overhead.json."""
+    out = RESULTS / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    exe = BUILD / "bin" / "pi_bench"
+    if not exe.exists():
+        raise PifioError("build/bin/pi_bench was not built (libbenchmark-dev missing? run ./pifio setup)")
+    cmd = [exe, f"--benchmark_out={out / 'pi-core.json'}", "--benchmark_out_format=json",
+           f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=true"]
+    if bench_filter:
+        cmd.append(f"--benchmark_filter={bench_filter}")
+    rc = subprocess.run([str(c) for c in cmd]).returncode
+    ring = ROOT / "bench" / "ring_overhead.py"
+    if rc == 0 and ring.exists() and not bench_filter:
+        rc = subprocess.run([sys.executable, str(ring), "--out", str(out / "ring-overhead.json")]).returncode
+    return rc
+
+
+def exec_fio(argv) -> None:
+    """Replace this process with build/bin/fio, PIFIO_ENGINE exported (building first when missing)."""
+    exe = BUILD / "bin" / "fio"
+    eng = BUILD / "lib" / "libpifio.so"
+    if not exe.exists() or not eng.exists():
+        configure_and_build(with_kernels=False)
+    env = dict(os.environ, PIFIO_ENGINE=str(eng))
+    os.execve(str(exe), [str(exe), *argv], env)
