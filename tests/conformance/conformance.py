@@ -156,6 +156,16 @@ def kernel_version(k: kernels.Kernel) -> tuple[int, int]:
 
 
 def run(args) -> int:
+    rc = _run(args)
+    if rc == SKIP:    # the per-configuration tests read the reason and skip too
+        for name in args.kernel:
+            out = Path(args.out) / name
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "results.json").write_text(json.dumps({"skipped": _skipped}))
+    return rc
+
+
+def _run(args) -> int:
     if not guest.qemu_available():
         return _skip("qemu-system-x86_64 not installed (./pifio setup installs qemu-system-x86)")
     ks = []
@@ -270,7 +280,12 @@ def run_kernel(args, name: str, k: kernels.Kernel, fio: Path, engine: Path, arch
     return 0
 
 
+_skipped = ""
+
+
 def _skip(reason: str) -> int:
+    global _skipped
+    _skipped = reason
     print(f"SKIP: {reason}")
     return SKIP
 
@@ -297,6 +312,8 @@ def check(args) -> int:
         print(f"FAIL no results at {p}: the fixture (conformance run) did not finish")
         return 1
     res = json.loads(p.read_text())
+    if res.get("skipped"):
+        return _skip(f"the conformance run was skipped: {res['skipped']}")
     key = args.config
     ctl = res["runs"]["control"].get(key)
     pif = res["runs"]["pifio"].get(key)
