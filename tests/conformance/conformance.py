@@ -393,7 +393,7 @@ def main(argv) -> int:
     r.add_argument("--out", required=True)
     r.add_argument("--engine", help="libpifio.so (default build/lib/libpifio.so)")
     r.add_argument("--number-ios", type=int, default=NUMBER_IOS)
-    r.add_argument("--timeout", type=float, default=3600, help="per guest, seconds")
+    r.add_argument("--timeout", type=float, default=5400, help="per guest, seconds (a cold run, control included, took 45-55 min on a 2-core host at load 10-17)")
     r.add_argument("--lbafs", help="development: these LBA formats only (comma list)")
     r.add_argument("--run-only", help="development: these test ids only (comma list); the control is not cached")
     r.add_argument("--no-cache", action="store_true", help="run the control even when its results are cached")
