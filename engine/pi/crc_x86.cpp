@@ -153,6 +153,9 @@ static_assert(rev16(0x8BB7) == 0xEDD1 && rev16(1) == 0x8000);
 // Bit reversal of every byte by two nibble look-ups (SSSE3 shuffles).
 #pragma GCC push_options
 #pragma GCC target("sse4.1")
+#ifdef __clang__  // clang has no GCC target pragma: the same target as a function attribute
+#pragma clang attribute push(__attribute__((target("sse4.1"))), apply_to = function)
+#endif
 namespace {
 inline __attribute__((always_inline)) __m128i brev128_lut(__m128i x) {
     const __m128i lo = _mm_set_epi8(0x0f, 0x07, 0x0b, 0x03, 0x0d, 0x05, 0x09, 0x01, 0x0e, 0x06, 0x0a, 0x02, 0x0c,
@@ -163,6 +166,9 @@ inline __attribute__((always_inline)) __m128i brev128_lut(__m128i x) {
                         _mm_shuffle_epi8(lo, _mm_and_si128(_mm_srli_epi16(x, 4), m)));
 }
 }  // namespace
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 // ------------------------------------------------------------ PCLMULQDQ --
