@@ -114,6 +114,15 @@ class Cpio:
         b = self.buf.getvalue()
         return b + b"\0" * ((-len(b)) % 512)
 
+    def save(self, out: Path) -> Path:
+        """Write the finished archive to `out` atomically (a cache entry is
+        either complete or absent, also when two runs build it at once)."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(self.bytes())
+        tmp.replace(out)
+        return out
+
 
 # ------------------------------------------------------------ libraries --
 
@@ -181,10 +190,7 @@ def base(extra_binaries: list[tuple[str, Path]] | None = None) -> Path:
         c.file(guest, host.read_bytes(), 0o755)
     c.symlink("bin/sh", "busybox")
     c.file("pifio/binaries.txt", "".join(f"{g}\t{h}\n" for g, h in sorted(files.items())).encode())
-    IDIR.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_bytes(c.bytes())
-    tmp.replace(out)
+    c.save(out)
     log(f"initramfs base {out.name}: {len(files)} files, {out.stat().st_size >> 20} MiB")
     return out
 
@@ -222,10 +228,7 @@ def modules(kernel: Kernel, names: list[str]) -> tuple[Path, list[str]]:
     for rel, guest in zip(order, guest_names):
         c.file(guest, read_module(kernel.modules / rel))
     c.file("pifio/modules.list", "".join(g + "\n" for g in guest_names).encode())
-    IDIR.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_bytes(c.bytes())
-    tmp.replace(out)
+    c.save(out)
     return out, guest_names
 
 

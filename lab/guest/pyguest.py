@@ -106,10 +106,7 @@ def archive() -> Path:
         c.file(f"{GUEST_STDLIB}/{rel}", p.read_bytes(), 0o755 if p.suffix == ".so" else 0o644)
     for guest, host in sorted(libs.items()):
         c.file(guest, host.read_bytes(), 0o755)
-    IDIR.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_bytes(c.bytes())
-    tmp.replace(out)
+    c.save(out)
     log(f"initramfs python {out.name}: {len(files)} stdlib files, {out.stat().st_size >> 20} MiB")
     return out
 
@@ -139,10 +136,7 @@ def fio_t_archive(tree: Path | None = None) -> Path:
     c = Cpio()
     for g, p in files.items():
         c.file(g, p.read_bytes(), 0o755)
-    IDIR.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_bytes(c.bytes())
-    tmp.replace(out)
+    c.save(out)
     return out
 
 
