@@ -39,7 +39,11 @@ Result<FileState*> probe_file(const EngineOptions& o, const std::string& path) {
     auto f = std::make_unique<FileState>();
     f->be = std::move(be.value);
     f->be->close();
-    const Format& fmt = f->be->geometry().fmt;
+    f->geo = &f->be->geometry();
+    // queue() turns byte offsets into blocks for every I/O: a shift, not a
+    // 64-bit division, on the power-of-two strides (no metadata in the buffer).
+    if (f->geo->stride && (f->geo->stride & (f->geo->stride - 1)) == 0) f->stride_shift = __builtin_ctz(f->geo->stride);
+    const Format& fmt = f->geo->fmt;
     auto gen = make_context(fmt, uint16_t(o.apptag), uint16_t(o.apptag_mask), CHK_ALL);
     auto chk = make_context(fmt, uint16_t(o.apptag), uint16_t(o.apptag_mask), host_checks(o));
     if (!gen.ok() || !chk.ok()) {

@@ -29,6 +29,8 @@ namespace pifio {
 // probes), kept across fio's close/reopen of the file.
 struct FileState {
     std::unique_ptr<Backend> be;
+    const Geometry* geo = nullptr;   // be->geometry(), fixed once the backend is open
+    int stride_shift = -1;           // log2(geo->stride) when a power of two, else -1
     PiContext gen;          // generate: app tag, all fields
     PiContext chk;          // verify: host_checks()
     int reg_index = -1;     // registered file slot

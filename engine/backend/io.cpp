@@ -30,7 +30,7 @@ int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, 
                   void* cookie) noexcept {
     if (slot_index >= slots_.size()) return -EINVAL;
     Slot& s = slots_[slot_index];
-    const Geometry& g = f.be->geometry();
+    const Geometry& g = *f.geo;
     Io& io = s.io;
     io.buf_index = -1;
     io.file_index = f.reg_index;
@@ -41,10 +41,21 @@ int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, 
         io.data_len = 0;
         io.md_len = 0;
     } else {
-        if (offset % g.stride || len % g.stride || len == 0 || len / g.stride > UINT32_MAX) return -EINVAL;
+        uint64_t lba, nlb;
+        if (f.stride_shift >= 0) {
+            const unsigned sh = unsigned(f.stride_shift);
+            if (((offset | len) & ((uint64_t(1) << sh) - 1)) != 0) return -EINVAL;
+            lba = offset >> sh;
+            nlb = len >> sh;
+        } else {
+            lba = offset / g.stride;
+            nlb = len / g.stride;
+            if (offset != lba * g.stride || len != nlb * g.stride) return -EINVAL;
+        }
+        if (len == 0 || len > UINT32_MAX) return -EINVAL;
         io.dir = ddir == PIFIO_WRITE ? Dir::write : Dir::read;
-        io.lba = offset / g.stride;
-        io.nlb = uint32_t(len / g.stride);
+        io.lba = lba;
+        io.nlb = uint32_t(nlb);
         io.data = buf;
         io.data_len = uint32_t(len);
         io.md_len = io.nlb * g.md_stride;
@@ -134,7 +145,7 @@ int Engine::on_complete(Slot& s, const io_uring_cqe* cqe) noexcept {
     }
     if (s.io.dir != Dir::read) return 0;
     f.rep->reads++;
-    const Geometry& g = f.be->geometry();
+    const Geometry& g = *f.geo;
     if (!g.host_pi() || !f.chk.checks) return 0;
     const Span sp{s.io.lba, ref_seed(g.fmt, s.io.lba, o_.pi_reftag), s.io.nlb};
     Mismatch batch[kVerifyBatch];
