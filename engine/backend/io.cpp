@@ -67,8 +67,9 @@ int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, 
     }
     struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (!sqe) return 1;
-    const size_t sqe_size = (ring_flags_ & IORING_SETUP_SQE128) ? 128 : 64;
-    memset(static_cast<void*>(sqe), 0, sqe_size);
+    // Constant sizes: a few vector stores, not a variable-length rep stos.
+    if (ring_flags_ & IORING_SETUP_SQE128) memset(static_cast<void*>(sqe), 0, 128);
+    else memset(static_cast<void*>(sqe), 0, 64);
     int ret = f.be->prep(sqe, io);
     if (ret < 0) {
         // Give the SQE back as a no-op so the ring stays consistent.
