@@ -86,9 +86,15 @@ int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, 
 
 int Engine::commit() noexcept {
     if (!queued_) return 0;
+    // Submit with IORING_ENTER_GETEVENTS as fio's io_uring engine does: on a
+    // DEFER_TASKRUN ring that same system call runs the completions' task
+    // work, so the next getevents() finds CQEs posted instead of entering the
+    // kernel again to wait. SQPOLL: the kernel thread submits; enter only to
+    // wake it (io_uring_submit decides).
+    const bool sqpoll = ring_flags_ & IORING_SETUP_SQPOLL;
     int ret;
     do {
-        ret = io_uring_submit(&ring_);
+        ret = sqpoll ? io_uring_submit(&ring_) : io_uring_submit_and_get_events(&ring_);
     } while (ret == -EINTR);
     if (ret < 0) return ret;
     unsigned n = queued_;
