@@ -78,6 +78,7 @@ private:
     Engine() = default;
     unsigned reap(unsigned n, unsigned max) noexcept;   // fills done_[n..max)
     int on_complete(Slot& s, const io_uring_cqe* cqe) noexcept;
+    int check_read(FileState& f, const Slot& s) noexcept;   // verify read PI, record mismatches
     void note_status(FileState& f, const Slot& s, const Completion& c) noexcept;
     void note_mismatch(FileState& f, const Mismatch& m) noexcept;
     void inject(FileState& f, const Io& io) noexcept;
