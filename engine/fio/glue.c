@@ -376,17 +376,12 @@ static enum fio_q_status pifio_queue(struct thread_data *td, struct io_u *io_u)
 	return FIO_Q_QUEUED;
 }
 
-static int pifio_commit(struct thread_data *td)
+static int __attribute__((noinline)) pifio_commit_pending(struct thread_data *td, struct pifio_td *d)
 {
-	struct pifio_td *d = td->io_ops_data;
 	struct timespec now;
 	unsigned int i;
 	int ret;
 
-	/* fio commits again before it reaps; nothing queued (every queued
-	 * I/O is in pending): no call into the engine. */
-	if (!d->npending)
-		return 0;
 	ret = pifio_engine_commit(d->eng);
 	if (ret < 0) {
 		td_verror(td, -ret, "io_uring_submit");
@@ -402,6 +397,17 @@ static int pifio_commit(struct thread_data *td)
 	io_u_mark_submit(td, d->npending);
 	d->npending = 0;
 	return 0;
+}
+
+static int pifio_commit(struct thread_data *td)
+{
+	struct pifio_td *d = td->io_ops_data;
+
+	/* fio commits again before it reaps; nothing queued (every queued
+	 * I/O is in pending): return without a frame or a call into the engine. */
+	if (!d->npending)
+		return 0;
+	return pifio_commit_pending(td, d);
 }
 
 static int pifio_getevents(struct thread_data *td, unsigned int min, unsigned int max,
