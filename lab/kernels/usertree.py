@@ -173,14 +173,14 @@ def apply_patches(s: Path, files: list[Path]) -> list[dict]:
                 which = f"message {int(m.group(1))} ({m.group(2).strip()!r}) of " if m else ""
                 raise PifioError(f"patch does not apply: {which}{f}\n"
                                  + "\n".join(x for x in out.splitlines() if x.strip())[-1200:])
-            n = int(_git(s, "rev-list", "--count", f"{before}..HEAD").stdout.strip() or 0)
-            applied.append({"file": str(f), "kind": "git am", "commits": n})
+            subj = _git(s, "log", "--reverse", "--format=%s", f"{before}..HEAD").stdout.splitlines()
+            applied.append({"file": str(f), "kind": "git am", "commits": len(subj), "subjects": subj})
         else:
             r = _git(s, "apply", "--index", str(f))
             if r.returncode:
                 raise PifioError(f"patch does not apply: {f}\n{(r.stdout + r.stderr)[-1200:]}")
             _git(s, "commit", "-q", "-m", f"pifio: {f.name}", check=True)
-            applied.append({"file": str(f), "kind": "git apply", "commits": 1})
+            applied.append({"file": str(f), "kind": "git apply", "commits": 1, "subjects": [f"pifio: {f.name}"]})
     return applied
 
 
@@ -194,7 +194,10 @@ def tree_key(tree_object: str) -> str:
 def describe(spec: dict) -> str:
     s = f"{spec['commit'][:12]} {spec['subject']!r}"
     if spec.get("patches"):
-        s += " + " + ", ".join(Path(p["file"]).name for p in spec["patches"])
+        s += " + " + ", ".join(f"{Path(p['file']).name} ("
+                               + "; ".join(repr(x) for x in p.get("subjects", [])[:3])
+                               + (f"; +{len(p['subjects']) - 3} more" if len(p.get("subjects", [])) > 3 else "")
+                               + ")" for p in spec["patches"])
     return s
 
 

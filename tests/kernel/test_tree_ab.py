@@ -1,5 +1,6 @@
 """./pifio ab --tree on a stand-in for a developer's tree (tests/kernel/standin.py:
-CACHE/usertrees/7.3, A = pristine Debian 7.3, B = A + stacked-verify):
+CACHE/usertrees/<base>, A = pristine Debian <base> (7.3, or 6.12 with the
+argument), B = A + stacked-verify):
 
     commits: ab --tree T --a A --b B     --expect-series stacked-verify --runs 1
     mbox:    ab --tree T --a A --mbox M  --expect-series stacked-verify --runs 1
@@ -17,6 +18,7 @@ from kcommon import need_build_tools, need_lab
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 mode = sys.argv[1] if len(sys.argv) > 1 else "commits"
+base = sys.argv[2] if len(sys.argv) > 2 else "7.3"
 need_build_tools()
 need_lab(dm=True)
 from standin import standin, state  # noqa: E402
@@ -24,7 +26,7 @@ from standin import standin, state  # noqa: E402
 from lab.commands import ab as kernel_ab  # noqa: E402
 from lab.core.env import RESULTS  # noqa: E402
 
-tree, a, b, mbox = standin("7.3")
+tree, a, b, mbox = standin(base)
 before = state(tree)
 t0 = time.monotonic()
 args = ["--tree", str(tree), "--a", "pifio-a", "--expect-series", "stacked-verify", "--runs", "1"]
@@ -51,13 +53,13 @@ if len(dm) != 2 or not all(c["ok"] for c in dm) or not all("must fail on B" in c
     bad.append(f"want both dm-linear read-verify checks 'must fail on B, pass on A' OK, got {dm}")
 if rc != 0:
     bad.append(f"ab exit {rc}, want 0")
-if a[:12] not in text or "Debian linux-source-7.3" not in text:
+if a[:12] not in text or f"Debian linux-source-{base}" not in text:
     bad.append("report.txt does not name A (commit + subject)")
 if mode == "commits" and (b[:12] not in text or "dm: generate and verify" not in text):
     bad.append("report.txt does not name B (commit + subject)")
-if mode == "mbox" and mbox.name not in text:
-    bad.append("report.txt does not name the mbox")
-print(f"ab --tree ({mode}): exit {rc}, builds {rep['build_seconds']}, total {rep['total_seconds']} s "
+if mode == "mbox" and (mbox.name not in text or "dm: generate and verify" not in text):
+    bad.append("report.txt does not name the mbox and its message")
+print(f"ab --tree ({mode}, {base}): exit {rc}, builds {rep['build_seconds']}, total {rep['total_seconds']} s "
       f"(test {secs:.0f} s)")
 print(text.splitlines()[0])
 if bad:
