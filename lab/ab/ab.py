@@ -32,6 +32,7 @@ from ..core.env import RESULTS, PifioError, log, read_json, write_json
 from ..guest import Namespace, boot_and_run
 from ..kernels import build as kbuild
 from ..kernels import series as kseries
+from ..kernels import usertree
 from ..runs import cpu, meta
 from . import suite as S
 
@@ -263,7 +264,6 @@ def run_tree(tree: str, rev_a: str, rev_b: str | None = None, mbox: str | None =
     interleaved boots, compare, report and dashboard page as run().
     Expectations: a manifest (--expect FILE or a series' --expect-series);
     without one, "no new correctness failure on B"."""
-    from ..kernels import usertree
     t_start = time.monotonic()
     try:
         if not rev_b and not (mbox or patches):

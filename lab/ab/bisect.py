@@ -9,7 +9,9 @@ not touched; bisect refs are per-worktree), after checking that G passes
 and B fails, and prints the first bad commit."""
 from __future__ import annotations
 
+import re
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from analysis import fiojson
 
 from ..core.env import CACHE, PifioError, log
 from ..kernels import build as kbuild
+from ..kernels import usertree as U
 from ..runs import cpu
 from . import suite as S
 from .ab import resolve_aliases, run_suite
@@ -102,9 +105,6 @@ def drive(tree: str, good: str, bad: str, scenario: str, metric=None, threshold=
     """git bisect good..bad in the scratch worktree of `tree`, judged per commit
     by judge(). Exit 0 and print the first bad commit; 1 when git bisect could
     not name one (only skipped commits left); 2 set-up trouble (clear message)."""
-    import re
-    import subprocess
-    from ..kernels import usertree as U
     t0 = time.monotonic()
     try:
         t = U.open_tree(tree)
