@@ -4,6 +4,9 @@ linux-source tree: CACHE/usertrees/<base>/ is a `git clone --shared` of it
     A = tag pifio-a = the pristine Debian source (same tree object as `pristine`)
     B = tag pifio-b = A + kernel-patches/stacked-verify (git am)
 and CACHE/usertrees/<base>.mbox = `git format-patch --stdout A..B`.
+history(): tag pifio-bisect = A + a harmless block/ comment + stacked-verify
+(tag pifio-bisect-bad) + a doc line + another block/ comment, for a bisect
+that has to take steps.
 Made once at a stable path, so the scratch worktree and object dir that
 ./pifio kernel build --tree keys by this path stay warm between runs.
 
@@ -59,6 +62,38 @@ def standin(base: str = "7.3") -> tuple[Path, str, str, Path]:
     tmp.rename(tree)
     a, b = git(tree, "rev-parse", "pifio-a^{commit}"), git(tree, "rev-parse", "pifio-b^{commit}")
     return tree, a, b, mbox
+
+
+def _harmless(tree: Path, path: str, line: str, msg: str) -> None:
+    p = tree / path
+    p.write_text(p.read_text() + line + "\n")
+    git(tree, "commit", "-q", "-a", "-m", msg)
+
+
+def history(base: str = "7.3") -> tuple[Path, str, str, str]:
+    """(tree, A, first bad commit, tip) of the bisect history (made once, on a
+    detached HEAD so the tree's checkout and branch `main` stay as they are:
+    it is built with a temporary worktree)."""
+    tree, a, b, mbox = standin(base)
+    if git(tree, "rev-parse", "-q", "--verify", "pifio-bisect", check=False):
+        return tree, a, git(tree, "rev-parse", "pifio-bisect-bad^{commit}"), git(tree, "rev-parse", "pifio-bisect^{commit}")
+    wt = USERTREES / f".{base}.history"
+    git(tree, "worktree", "remove", "--force", str(wt), check=False)
+    subprocess.run(["rm", "-rf", str(wt)], check=True)
+    git(tree, "worktree", "add", "-q", "--detach", str(wt), a)
+    try:
+        _harmless(wt, "block/blk-integrity.c", "/* pifio stand-in: a harmless comment */",
+                  "block: a comment at the end of blk-integrity.c")
+        for p in K.series_patches("stacked-verify"):
+            git(wt, "am", "-q", "--keep-cr", str(p))
+        git(wt, "tag", "-f", "pifio-bisect-bad")
+        _harmless(wt, "Documentation/block/data-integrity.rst", "", "docs: block: a trailing blank line")
+        _harmless(wt, "block/t10-pi.c", "/* pifio stand-in: another harmless comment */",
+                  "block: a comment at the end of t10-pi.c")
+        git(wt, "tag", "-f", "pifio-bisect")
+    finally:
+        git(tree, "worktree", "remove", "--force", str(wt), check=False)
+    return tree, a, git(tree, "rev-parse", "pifio-bisect-bad^{commit}"), git(tree, "rev-parse", "pifio-bisect^{commit}")
 
 
 if __name__ == "__main__":
