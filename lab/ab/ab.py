@@ -32,6 +32,7 @@ from ..core.env import RESULTS, PifioError, log, read_json, write_json
 from ..guest import Namespace, boot_and_run
 from ..kernels import build as kbuild
 from ..kernels import series as kseries
+from ..kernels import usertree
 from ..runs import cpu, meta
 from . import suite as S
 
@@ -58,16 +59,20 @@ def run_suite(kernel_dir, scenarios: list[S.Case], run_id: str, cmdline_extra: s
     nss = [Namespace(format=f, size=S.NS_SIZE, nsid=n) for n, f in S.NAMESPACES.items()]
     started = utc_now()
     t0 = time.monotonic()
-    r = boot_and_run(str(kernel_dir), nss, S.suite_script(scenarios), timeout=BOOT_TIMEOUT,
-                           cmdline_extra=cmdline_extra, modules=list(modules), clock=clock,
-                           icount_shift=icount_shift)
+    km = (read_json(Path(kernel_dir) / "meta.json", {}) or {}) if Path(str(kernel_dir)).is_dir() else {}
+    # scenarios this kernel is too old for are skipped with the reason, not booted
+    old = {sc.name: S.too_old(sc, km.get("release", "")) for sc in scenarios}
+    old = {k: v for k, v in old.items() if v}
+    boot = [sc for sc in scenarios if sc.name not in old] or scenarios[:0]
+    r = boot_and_run(str(kernel_dir), nss, S.suite_script(boot), timeout=BOOT_TIMEOUT,
+                     cmdline_extra=cmdline_extra, modules=list(modules), clock=clock,
+                     icount_shift=icount_shift)
     wall = time.monotonic() - t0
     out = results / run_id
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     status: dict = {}
-    km = (read_json(Path(kernel_dir) / "meta.json", {}) or {}) if Path(str(kernel_dir)).is_dir() else {}
     m = meta.new(run_id, started, host=dict(meta.host(), clock=r.clock), fio=meta.fio(),
                  engine={"version": "none (fio built-in engines)"},
                  kernel={"release": r.kernel.get("release"), "series": ",".join(km.get("series", [])) or "none",
@@ -81,6 +86,8 @@ def run_suite(kernel_dir, scenarios: list[S.Case], run_id: str, cmdline_extra: s
         st = (src / "status").read_text().strip() if (src / "status").exists() else ""
         if src.exists():
             shutil.copytree(src, out / sc.name)
+        if sc.name in old:
+            st = "skip " + old[sc.name]
         if not st:
             st = "fail guest did not finish the scenario" + (" (timed out)" if r.timed_out else "")
             if r.rc is None and not (r.results_dir / "rc").exists():
@@ -236,54 +243,119 @@ def run(series: str, base: str = "7.3", runs: int = RUNS, clock: str = CLOCK, ic
         scen = S.select(resolve_aliases(scenario) if scenario else man.get("scenarios"))
         if not scen:
             raise PifioError(f"no scenario matches {scenario}")
-        abid = time.strftime("ab-%Y%m%d-%H%M%S-") + series
-        sa, sb, da, db = [], [], [], []
-        for i in range(runs):
-            for side, kd, acc, dirs, extra in (("A", kd_a, sa, da, cmdline),
-                                               ("B", kd_b, sb, db, f"{cmdline} {cmdline_b}".strip())):
-                rid = f"{abid}-{side}{i + 1}"
-                log(f"ab {series}: run {i + 1}/{runs} side {side} ({time.monotonic() - t_start:.0f} s)")
-                st = run_suite(kd, scen, rid, extra, clock=clock, icount_shift=icount_shift)
-                acc.append(st)
-                dirs.append(RESULTS / rid)
-                brief = ", ".join(f"{k.split('/')[0]}/{k.split('/')[2]}:{v['status']}"
-                                  for k, v in st.items() if not k.startswith("_"))
-                log(f"ab {series}: {side}{i + 1}: {brief} ({st['_boot']['wall_s']} s)")
-        res = compare_runs(da, db, threshold, vary=("kernel.cmdline",) if cmdline_b else ())
-        clock = (read_json(da[0] / "meta.json", {}) or {}).get("host", {}).get("clock", clock)
-        crow = [] if res.get("refused") else cpu_rows(da, db, threshold)
-        res["rows"] = list(res.get("rows", [])) + crow
-        checks = evaluate(man.get("expect", {}), sa, sb, res)
-        total = time.monotonic() - t_start
-        rep = {"series": series, "base": base, "runs": runs, "reps_per_run": S.SPEED_REPS,
-               "clock": clock, "a": str(kd_a), "b": str(kd_b),
-               "a_runs": [d.name for d in da], "b_runs": [d.name for d in db],
-               "build_seconds": {"A": round(tb - ta, 1), "B": round(t_built - tb, 1)},
-               "total_seconds": round(total, 1), "expect": man.get("expect", {}), "checks": checks,
-               "compare": {k: v for k, v in res.items() if k not in ("text", "curves")}}
-        outd = RESULTS / abid
-        outd.mkdir(parents=True, exist_ok=True)
-        write_json(outd / "report.json", rep)
-        lines = [f"pifio ab: {base} vs {base}+{series}, {runs} boots per side, interleaved, "
-                 f"{S.SPEED_REPS} fio runs per speed scenario per boot; guest clock: {clock}",
-                 f"A: {kd_a}  B: {kd_b}" + (f"  B cmdline: {cmdline_b}" if cmdline_b else ""),
-                 f"builds: A {rep['build_seconds']['A']} s, B {rep['build_seconds']['B']} s; total {total:.0f} s",
-                 "", res["text"], "", render_cpu_rows(crow, clock), "",
-                 "expectations (kernel-patches/%s/manifest.json):" % series]
-        for c in checks:
-            mark = {True: "OK  ", False: "FAIL", None: "SKIP"}[c["ok"]]
-            lines.append(f"  {mark} {c['check']}: {c['detail']}")
-        text = "\n".join(lines) + "\n"
-        (outd / "report.txt").write_text(text)
-        sys.stdout.write(text)
-        try:   # the dashboard page (analysis); optional
-            analysis_cli.report(["--results", str(RESULTS), "--compare", ",".join(map(str, da)), ",".join(map(str, db))])
-        except Exception as e:  # noqa: BLE001 — the report above is the product; the page is a bonus
-            log(f"ab: dashboard not written ({e})")
-        log(f"ab: report {outd / 'report.txt'}")
-        if any(c["ok"] is False for c in checks):
-            return 1
-        return 0 if checks else res.get("exit", 0)
+        return _ab(kd_a, kd_b, scen, label=series, abid=time.strftime("ab-%Y%m%d-%H%M%S-") + series,
+                   title=f"{base} vs {base}+{series}", expect=man.get("expect", {}),
+                   expect_src=f"kernel-patches/{series}/manifest.json",
+                   build_seconds={"A": round(tb - ta, 1), "B": round(t_built - tb, 1)},
+                   extra={"series": series, "base": base}, t_start=t_start, runs=runs, clock=clock,
+                   icount_shift=icount_shift, threshold=threshold, cmdline=cmdline, cmdline_b=cmdline_b)
     except PifioError as e:
         log(f"ab: {e}")
         return 2
+
+
+def run_tree(tree: str, rev_a: str, rev_b: str | None = None, mbox: str | None = None, patches: str | None = None,
+             expect_file: str | None = None, expect_series: str | None = None, runs: int = RUNS,
+             clock: str = CLOCK, icount_shift: int = ICOUNT_SHIFT, scenario=None, threshold: float = 2.0,
+             cmdline: str = "", cmdline_b: str = "") -> int:
+    """A/B of two commits of the user's git kernel tree (or a commit and the
+    same commit + an mbox / patch folder), built in the tree's scratch
+    worktree (lab.kernels.usertree; the tree is never modified). Same
+    interleaved boots, compare, report and dashboard page as run().
+    Expectations: a manifest (--expect FILE or a series' --expect-series);
+    without one, "no new correctness failure on B"."""
+    t_start = time.monotonic()
+    try:
+        if not rev_b and not (mbox or patches):
+            raise PifioError("ab --tree needs B: --b REV, or --mbox FILE / --patches DIR applied on --a")
+        if rev_b and (mbox or patches):
+            raise PifioError("ab --tree: give --b REV or --mbox/--patches (applied on --a), not both")
+        if expect_file and expect_series:
+            raise PifioError("give --expect FILE or --expect-series NAME, not both")
+        if expect_file:
+            p = Path(expect_file)
+            man = read_json(p, None) if p.is_file() else None
+            if not isinstance(man, dict):
+                raise PifioError(f"--expect {expect_file}: not a JSON manifest file "
+                                 "(see kernel-patches/*/manifest.json: scenarios, expect)")
+            expect_src = str(p)
+        elif expect_series:
+            man = kseries.series_manifest(expect_series)
+            expect_src = f"kernel-patches/{expect_series}/manifest.json"
+        else:
+            man, expect_src = {}, "none given: no new correctness failure on B"
+        # validate both sides before the (long) builds
+        t = usertree.open_tree(tree)
+        for r in [rev_a] + ([rev_b] if rev_b else []):
+            usertree.kernel_version(t, usertree.resolve_rev(t, r))
+        usertree.patch_files(mbox, patches)
+        scen = S.select(resolve_aliases(scenario) if scenario else man.get("scenarios"))
+        if not scen:
+            raise PifioError(f"no scenario matches {scenario}; known: {', '.join(c.name for c in S.CASES)}")
+        ta = time.monotonic()
+        kd_a, spec_a = usertree.build(t, rev_a)
+        tb = time.monotonic()
+        kd_b, spec_b = usertree.build(t, rev_b, None, None) if rev_b else usertree.build(t, rev_a, mbox, patches)
+        t_built = time.monotonic()
+        short_b = spec_b["commit"][:12] + ("+patches" if spec_b["patches"] else "")
+        label = f"{t.name}-{spec_a['commit'][:12]}-{short_b}"
+        return _ab(kd_a, kd_b, scen, label=label, abid=time.strftime("ab-%Y%m%d-%H%M%S-tree-") + label,
+                   title=f"{t} A {usertree.describe(spec_a)} vs B {usertree.describe(spec_b)}",
+                   expect=man.get("expect", {}), expect_src=expect_src,
+                   build_seconds={"A": round(tb - ta, 1), "B": round(t_built - tb, 1)},
+                   extra={"tree": str(t), "a_rev": spec_a, "b_rev": spec_b}, t_start=t_start, runs=runs,
+                   clock=clock, icount_shift=icount_shift, threshold=threshold, cmdline=cmdline, cmdline_b=cmdline_b)
+    except PifioError as e:
+        log(f"ab: {e}")
+        return 2
+
+
+def _ab(kd_a, kd_b, scen, *, label, abid, title, expect, expect_src, build_seconds, extra, t_start, runs, clock,
+        icount_shift, threshold, cmdline, cmdline_b) -> int:
+    """The interleaved boots, compare, expectations, report.txt/json and dashboard of one A/B."""
+    sa, sb, da, db = [], [], [], []
+    for i in range(runs):
+        for side, kd, acc, dirs, xc in (("A", kd_a, sa, da, cmdline),
+                                        ("B", kd_b, sb, db, f"{cmdline} {cmdline_b}".strip())):
+            rid = f"{abid}-{side}{i + 1}"
+            log(f"ab {label}: run {i + 1}/{runs} side {side} ({time.monotonic() - t_start:.0f} s)")
+            st = run_suite(kd, scen, rid, xc, clock=clock, icount_shift=icount_shift)
+            acc.append(st)
+            dirs.append(RESULTS / rid)
+            brief = ", ".join(f"{k.split('/')[0]}/{k.split('/')[2]}:{v['status']}"
+                              for k, v in st.items() if not k.startswith("_"))
+            log(f"ab {label}: {side}{i + 1}: {brief} ({st['_boot']['wall_s']} s)")
+    res = compare_runs(da, db, threshold, vary=("kernel.cmdline",) if cmdline_b else ())
+    clock = (read_json(da[0] / "meta.json", {}) or {}).get("host", {}).get("clock", clock)
+    crow = [] if res.get("refused") else cpu_rows(da, db, threshold)
+    res["rows"] = list(res.get("rows", [])) + crow
+    checks = evaluate(expect, sa, sb, res)
+    total = time.monotonic() - t_start
+    rep = dict(extra, runs=runs, reps_per_run=S.SPEED_REPS, clock=clock, a=str(kd_a), b=str(kd_b),
+               a_runs=[d.name for d in da], b_runs=[d.name for d in db], build_seconds=build_seconds,
+               total_seconds=round(total, 1), expect=expect, expect_source=expect_src, checks=checks,
+               compare={k: v for k, v in res.items() if k not in ("text", "curves")})
+    outd = RESULTS / abid
+    outd.mkdir(parents=True, exist_ok=True)
+    write_json(outd / "report.json", rep)
+    lines = [f"pifio ab: {title}",
+             f"{runs} boots per side, interleaved, {S.SPEED_REPS} fio runs per speed scenario per boot; "
+             f"guest clock: {clock}",
+             f"A: {kd_a}  B: {kd_b}" + (f"  B cmdline: {cmdline_b}" if cmdline_b else ""),
+             f"builds: A {build_seconds['A']} s, B {build_seconds['B']} s; total {total:.0f} s",
+             "", res["text"], "", render_cpu_rows(crow, clock), "",
+             f"expectations ({expect_src}):"]
+    for c in checks:
+        mark = {True: "OK  ", False: "FAIL", None: "SKIP"}[c["ok"]]
+        lines.append(f"  {mark} {c['check']}: {c['detail']}")
+    text = "\n".join(lines) + "\n"
+    (outd / "report.txt").write_text(text)
+    sys.stdout.write(text)
+    try:   # the dashboard page (analysis); optional
+        analysis_cli.report(["--results", str(RESULTS), "--compare", ",".join(map(str, da)), ",".join(map(str, db))])
+    except Exception as e:  # noqa: BLE001 — the report above is the product; the page is a bonus
+        log(f"ab: dashboard not written ({e})")
+    log(f"ab: report {outd / 'report.txt'}")
+    if any(c["ok"] is False for c in checks):
+        return 1
+    return 0 if checks else res.get("exit", 0)

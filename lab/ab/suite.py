@@ -16,6 +16,7 @@ scenarios are lab.model.scenarios); more go into CASES.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
 
 from ..model import cpusnap
@@ -65,6 +66,22 @@ class Case:
     script: str          # shell fragment; $SC is the scenario dir
     needs: tuple = ()
     doc: str = ""
+    min_kernel: tuple = ()   # (major, minor): older kernels skip it with the reason (too_old)
+
+
+def release_version(release: str) -> tuple:
+    """(major, minor) of a kernel release string ("7.3.4-pifio" -> (7, 3)); () if unknown."""
+    m = re.match(r"(\d+)\.(\d+)", release or "")
+    return (int(m.group(1)), int(m.group(2))) if m else ()
+
+
+def too_old(case: Case, release: str) -> str:
+    """The skip reason when the kernel `release` predates the case's min_kernel, else ""."""
+    have = release_version(release)
+    if case.min_kernel and have and have < tuple(case.min_kernel):
+        return (f"needs Linux {'.'.join(map(str, case.min_kernel))} or later (this kernel is {release})"
+                + (f": {case.doc}" if case.doc else ""))
+    return ""
 
 
 def _dm_linear_read(fmt_tag: str, nsid: int) -> Case:

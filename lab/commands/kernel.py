@@ -1,6 +1,7 @@
 """./pifio kernel build|gitify|list|source — argv to lab.kernels.build.
 
     ./pifio kernel build --base 7.3 [--series S] [--force]
+    ./pifio kernel build --tree PATH [--rev R] [--mbox FILE | --patches DIR] [--force]
     ./pifio kernel gitify --base 7.3 --series A,B,... [--branch NAME]
     ./pifio kernel list
     ./pifio kernel source --base 7.3
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.env import PifioError, log, read_json
-from ..kernels import build, series
+from ..kernels import build, series, usertree
 
 
 def main(argv) -> int:
@@ -20,6 +21,11 @@ def main(argv) -> int:
     b.add_argument("--base", default="7.3")
     b.add_argument("--series", default="", help="comma-separated series folder names")
     b.add_argument("--force", action="store_true", help="rebuild even when cached")
+    b.add_argument("--tree", help="your git kernel tree (>= 6.1); built in a scratch worktree under the cache, "
+                                  "the tree itself is never modified")
+    b.add_argument("--rev", default="HEAD", help="with --tree: the commit to build (default HEAD)")
+    b.add_argument("--mbox", help="with --tree: an mbox applied on --rev with git am")
+    b.add_argument("--patches", help="with --tree: a folder of *.patch/*.diff applied in name order")
     g = sub.add_parser("gitify", help="branch in the cached source tree with series applied as commits")
     g.add_argument("--base", default="7.3")
     g.add_argument("--series", default="")
@@ -32,7 +38,19 @@ def main(argv) -> int:
     except SystemExit as e:
         return 0 if e.code == 0 else 2
     try:
-        if a.cmd == "build":
+        if a.cmd == "build" and a.tree:
+            if a.series:
+                raise PifioError("--series is for the Debian base; with --tree give --mbox FILE or --patches DIR")
+            out, spec = usertree.build(a.tree, a.rev, a.mbox, a.patches, a.force)
+            m = read_json(out / "meta.json", {}) or {}
+            if m.get("config_mismatches"):
+                log(f"kernel build: {len(m['config_mismatches'])} fragment line(s) this kernel does not take: "
+                    + "; ".join(m["config_mismatches"]))
+            log(f"kernel build: {usertree.describe(spec)} ({spec['version']}) -> {out}")
+            print(out / "bzImage")
+        elif a.cmd == "build":
+            if a.rev != "HEAD" or a.mbox or a.patches:
+                raise PifioError("--rev/--mbox/--patches need --tree PATH")
             out = build.build(a.base, a.series, a.force)
             print(out / "bzImage")
         elif a.cmd == "gitify":
@@ -50,5 +68,5 @@ def main(argv) -> int:
                       f"{m.get('release')}  build {m.get('build_seconds')} s")
     except PifioError as e:
         log(f"kernel {a.cmd}: {e}")
-        return 1
+        return 2 if a.cmd == "build" and a.tree else 1
     return 0

@@ -162,6 +162,13 @@ class StageLog:
             log(f"kernel {self.label}: {self.stage}: {text.strip()[:90]} ({self.elapsed():.0f} s)")
 
 
+def log_tail(path: Path, n: int = 25) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
 def _make(tree: Path, obj: Path, args: list[str], logf, prog: StageLog | None = None) -> int:
     cmd = ["make", "-C", str(tree), f"O={obj}", *args]
     logf.write(("$ " + " ".join(cmd) + "\n").encode())
@@ -181,16 +188,19 @@ def configure(tree: Path, obj: Path, logf, prog: StageLog) -> list[str]:
     want = config_hash()
     obj.mkdir(parents=True, exist_ok=True)
     if stamp.exists() and stamp.read_text() == want and (obj / ".config").exists():
-        return []
+        return fragment_mismatches(obj / ".config")   # still reported on incremental builds
     prog.stage_to("configure (tinyconfig + kernel-patches/config/lab.config)")
     if _make(tree, obj, ["tinyconfig"], logf):
-        raise PifioError(f"make tinyconfig failed; see {logf.name}")
+        logf.flush()
+        raise PifioError(f"make tinyconfig failed; log: {logf.name}\n{log_tail(Path(logf.name))}")
     r = subprocess.run([str(tree / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(obj),
                         str(obj / ".config"), str(FRAGMENT)], stdout=logf, stderr=subprocess.STDOUT, cwd=tree)
     if r.returncode:
-        raise PifioError(f"merge_config.sh failed; see {logf.name}")
+        logf.flush()
+        raise PifioError(f"merge_config.sh failed; log: {logf.name}\n{log_tail(Path(logf.name))}")
     if _make(tree, obj, ["olddefconfig"], logf):
-        raise PifioError(f"make olddefconfig failed; see {logf.name}")
+        logf.flush()
+        raise PifioError(f"make olddefconfig failed; log: {logf.name}\n{log_tail(Path(logf.name))}")
     stamp.write_text(want)
     return fragment_mismatches(obj / ".config")
 
@@ -225,7 +235,8 @@ def compile_tree(tree: Path, obj: Path, out: Path, meta: dict, label: str) -> Pa
         prog.stage_to(("full build" if full else "incremental build") + f" of bzImage (-j{JOBS})")
         t0 = time.monotonic()
         if _make(tree, obj, [f"-j{JOBS}", "bzImage"], logf, prog):
-            tail = "\n".join((out / "build.log").read_text(errors="replace").splitlines()[-25:])
+            logf.flush()
+            tail = log_tail(out / "build.log")
             raise PifioError(f"kernel build failed ({label}); log: {out / 'build.log'}\n{tail}")
         secs = time.monotonic() - t0
     rel = run(["make", "-s", "-C", tree, f"O={obj}", "kernelrelease"], capture=True, quiet=True).stdout.strip()
@@ -302,7 +313,7 @@ def gitify(base: str, series: list[str], branch: str | None = None) -> tuple[Pat
     return tree, branch
 
 
-def build_tree(tree: Path) -> Path:
+def build_tree(tree: Path, lock: bool = True) -> Path:
     """Build whatever is checked out in `tree` (a git tree) with lab.config.
 
     The object dir is per tree, so successive bisect steps are incremental;
@@ -328,6 +339,8 @@ def build_tree(tree: Path) -> Path:
     subject = run(["git", "log", "-1", "--format=%s"], cwd=tree, capture=True, quiet=True).stdout.strip()
     meta = {"base": f"tree {tree}", "source": f"git {commit}", "series": [f"commit:{commit[:12]}"],
             "patches": [], "key": key, "head": commit, "subject": subject}
-    lock = (SRC / f"{version}.lock") if version else (KBUILD / "obj" / (obj.name + ".lock"))
-    with tree_lock(lock):
+    if not lock:   # the caller holds the tree's lock (lab.ab.bisect.drive)
+        return compile_tree(tree, obj, out, meta, f"bisect {commit[:12]}")
+    lockf = (SRC / f"{version}.lock") if version else (KBUILD / "obj" / (obj.name + ".lock"))
+    with tree_lock(lockf):
         return compile_tree(tree, obj, out, meta, f"bisect {commit[:12]}")
