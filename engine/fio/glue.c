@@ -438,10 +438,13 @@ static void pifio_cleanup(struct thread_data *td)
 		log_err("pifio: %s\n", err);
 		if (!td->error)
 			td_verror(td, -ret, "pi_report");
-	} else if (ret > 0 && !td->error) {
-		/* Mismatches with continue_on_error still make fio exit non-zero. */
-		log_err("pifio: %s: protection information errors were found\n", td->o.name);
-		td_verror(td, EILSEQ, "pifio verify");
+	} else if (ret > 0) {
+		/* PI errors, a format changed under the job, or nothing verified
+		 * where checks were asked: fio exits non-zero, also with
+		 * continue_on_error. One "pifio: ..." line per reason. */
+		log_err("%s\n", err[0] ? err : "pifio: the job failed its PI checks");
+		if (!td->error)
+			td_verror(td, ret, "pifio verify");
 	}
 	pifio_engine_free(d->eng);
 	forget_file_states(td);
