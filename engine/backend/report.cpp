@@ -70,13 +70,14 @@ uint64_t pi_errors(const std::vector<Report>& files) {
 CheckVerdict check_verdict(const std::vector<Report>& files, const std::vector<uint8_t>& asked, bool writes,
                            const std::string& job) {
     CheckVerdict v;
-    uint64_t verified = 0, escaped = 0, ios = 0, dev_ok = 0;
+    uint64_t verified = 0, escaped = 0, ios = 0, ok = 0, dev_ok = 0;
     bool any = false, host = false;
     for (size_t i = 0; i < files.size() && i < asked.size(); i++) {
         const Report& r = files[i];
         if (!asked[i]) continue;
         any = true;
         ios += r.read_ios + r.write_ios;
+        ok += r.reads + r.writes;
         if (asked[i] & kAskedHost) {
             host = true;
             verified += r.blocks_verified;
@@ -86,7 +87,9 @@ CheckVerdict check_verdict(const std::vector<Report>& files, const std::vector<u
     }
     if (!any) return v;
     const std::string who = "pifio: " + (job.empty() ? std::string("job") : job);
-    if (verified == 0 && dev_ok == 0 && (ios > 0 || (host && !writes))) {
+    // Nothing checked: every I/O failed, or a job that only reads read nothing.
+    // (A job that wrote with host checks only has its checks on the reads to come.)
+    if (verified == 0 && dev_ok == 0 && ((ios > 0 && ok == 0) || (ios == 0 && host && !writes))) {
         v.fail = true;
         v.msg = who + ": checks were asked (pi_chk, or pi_host_chk with pi_verify=1) but no block was checked: " +
                 (ios ? std::to_string(ios) + " I/O(s), every one failed (see the errors above)"
