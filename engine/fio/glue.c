@@ -369,6 +369,10 @@ static enum fio_q_status pifio_queue(struct thread_data *td, struct io_u *io_u)
 		return FIO_Q_BUSY;
 	if (ret < 0) {
 		io_u->error = -ret;
+		/* The target was reformatted under the job (the engine said so
+		 * once): stop the job, also with continue_on_error. */
+		if (ret == -EMEDIUMTYPE)
+			fio_mark_td_terminate(td);
 		return FIO_Q_COMPLETED;
 	}
 	if (d->npending < d->depth)
