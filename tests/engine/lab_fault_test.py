@@ -193,8 +193,9 @@ def check_fault(c: Checker, name: str, nblocks: int, steps=("reset rc=0", "resca
     if removed:
         # The job ends at the removal (fio takes ENODEV as fatal): no fd table to compare
         # after it, the teardown counters above say what the engine held.
-        j = c.out(f"{name}.json")
-        c.check(re.search(r'"error"\s*:\s*19\b', j) is not None and "No such device (ENODEV)" in out,
+        jp = c.res / f"{name}.json"
+        j = jp.read_text(errors="replace") if jp.exists() else ""
+        c.check(re.search(r'"error"\s*:\s*19\b', j) is not None and "No such device (ENODEV)" in out + j,
                 f"{name}: the job did not end with ENODEV, named", out[-400:])
     else:
         c.check(before and before == after, f"{name}: fio's fds changed across the faults",
