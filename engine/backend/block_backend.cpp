@@ -310,7 +310,7 @@ Result<std::unique_ptr<Backend>> BlockBackend::open(const std::string& path, con
         b->why_ += "; " + b->auditor_->describe();
     }
     b->sysfs_ = "/sys/dev/block/" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
-    if (!b->fingerprint(b->print_, sizeof b->print_))
+    if (!b->fingerprint(b->print_, sizeof b->print_, nullptr))
         return fail({errno, path + ": cannot read the device's geometry back: " + strerror(errno)});
     const std::string eagain = probe_split_eagain(b->fd_, st.st_rdev, uint32_t(lbs), bytes);
     if (!eagain.empty()) {
@@ -340,13 +340,14 @@ void read_sysfs(const std::string& dir, const char* leaf, char* out, size_t len)
 
 }  // namespace
 
-bool BlockBackend::fingerprint(char* out, size_t len) const noexcept {
+bool BlockBackend::fingerprint(char* out, size_t len, unsigned long long* bytes_out) const noexcept {
     // Capacity in 512-byte sectors (BLKGETSIZE): BLKGETSIZE64 is the open-time
     // probe, which engine_fio_host counts to show the probe runs once per file.
     unsigned long sectors = 0;
     int lbs = 0;
     if (fd_ < 0 || ioctl(fd_, BLKGETSIZE, &sectors) != 0 || ioctl(fd_, BLKSSZGET, &lbs) != 0) return false;
     const unsigned long long bytes = (unsigned long long)sectors * 512;
+    if (bytes_out) *bytes_out = bytes;
     char integ[128];
     uapi::logical_block_metadata_cap cap{};
     if (g_lbmd == 1 && ioctl(fd_, uapi::FS_IOC_GETLBMD_CAP, &cap) == 0) {
@@ -366,7 +367,8 @@ bool BlockBackend::fingerprint(char* out, size_t len) const noexcept {
 int BlockBackend::recheck(char* why, size_t len) noexcept {
     if (fd_ < 0 || !print_[0]) return 0;
     char now[sizeof print_];
-    if (!fingerprint(now, sizeof now)) {
+    unsigned long long bytes = 0;
+    if (!fingerprint(now, sizeof now, &bytes)) {
         const int e = errno ? errno : EIO;
         if (e == EINTR || e == EAGAIN) return 0;
         snprintf(why, len, "%s: the device no longer answers for its geometry (%s); it went away under the job",
@@ -374,6 +376,12 @@ int BlockBackend::recheck(char* why, size_t len) noexcept {
         return EMEDIUMTYPE;
     }
     if (strcmp(now, print_) == 0) return 0;
+    if (bytes == 0) {
+        // The kernel sets a removed disk's capacity (or one in a format it cannot use) to 0.
+        snprintf(why, len, "%s: the device went away under the job (capacity now 0: removed, or reformatted to a "
+                 "format the kernel cannot use; was %s)", path_.c_str(), print_);
+        return EMEDIUMTYPE;
+    }
     snprintf(why, len,
              "%s: device format changed under the job: %s at open, now %s; the engine's I/O no longer matches it, "
              "restart the job on the new format",

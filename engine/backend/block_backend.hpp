@@ -46,7 +46,7 @@ public:
 private:
     // The device's block size, capacity and integrity profile now, without
     // allocating; false when the fd cannot be asked (errno set).
-    bool fingerprint(char* out, size_t len) const noexcept;
+    bool fingerprint(char* out, size_t len, unsigned long long* bytes) const noexcept;
     BlockBackend() = default;
     std::string path_;
     std::string why_;           // how the PI path was chosen
