@@ -72,6 +72,12 @@ public:
     // At close: checks that run after the I/O (block backend: pi_audit of the
     // blocks written). Logs through `log`; returns the number of bad blocks.
     virtual uint64_t finish_audit(void (*log)(const char*)) noexcept { return 0; }
+    // Is the target still in the format (and size) it was opened with? Asked
+    // while the job runs (at open, at the first I/O, about once a second, after
+    // an I/O error, at close): without allocating while it is. 0: unchanged, or
+    // cannot tell right now (a controller being reset); otherwise an errno,
+    // and `why` gets one line naming what changed.
+    virtual int recheck(char* why, size_t len) noexcept { return 0; }
 };
 
 // Open `path` with the backend its file type calls for, discover its format

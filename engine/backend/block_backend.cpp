@@ -309,6 +309,9 @@ Result<std::unique_ptr<Backend>> BlockBackend::open(const std::string& path, con
         b->written_ = b->written_store_.data();
         b->why_ += "; " + b->auditor_->describe();
     }
+    b->sysfs_ = "/sys/dev/block/" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
+    if (!b->fingerprint(b->print_, sizeof b->print_, nullptr))
+        return fail({errno, path + ": cannot read the device's geometry back: " + strerror(errno)});
     const std::string eagain = probe_split_eagain(b->fd_, st.st_rdev, uint32_t(lbs), bytes);
     if (!eagain.empty()) {
         b->async_ = true;
@@ -319,6 +322,72 @@ Result<std::unique_ptr<Backend>> BlockBackend::open(const std::string& path, con
 }
 
 BlockBackend::~BlockBackend() { close(); }
+
+namespace {
+
+// Up to len-1 bytes of a sysfs file, trailing newline dropped; no allocation.
+void read_sysfs(const std::string& dir, const char* leaf, char* out, size_t len) noexcept {
+    char p[128];
+    out[0] = 0;
+    if (snprintf(p, sizeof p, "%s/%s", dir.c_str(), leaf) >= int(sizeof p)) return;
+    const int fd = ::open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    const ssize_t n = ::read(fd, out, len - 1);
+    ::close(fd);
+    out[n > 0 ? n : 0] = 0;
+    for (ssize_t i = n - 1; i >= 0 && (out[i] == '\n' || out[i] == ' '); --i) out[i] = 0;
+}
+
+}  // namespace
+
+bool BlockBackend::fingerprint(char* out, size_t len, unsigned long long* bytes_out) const noexcept {
+    // Capacity in 512-byte sectors (BLKGETSIZE): BLKGETSIZE64 is the open-time
+    // probe, which engine_fio_host counts to show the probe runs once per file.
+    unsigned long sectors = 0;
+    int lbs = 0;
+    if (fd_ < 0 || ioctl(fd_, BLKGETSIZE, &sectors) != 0 || ioctl(fd_, BLKSSZGET, &lbs) != 0) return false;
+    const unsigned long long bytes = (unsigned long long)sectors * 512;
+    if (bytes_out) *bytes_out = bytes;
+    char integ[128];
+    uapi::logical_block_metadata_cap cap{};
+    if (g_lbmd == 1 && ioctl(fd_, uapi::FS_IOC_GETLBMD_CAP, &cap) == 0) {
+        snprintf(integ, sizeof integ, "metadata %u bytes per %u, PI %u bytes at %u, guard type %u, flags 0x%x",
+                 cap.lbmd_size, cap.lbmd_interval, cap.lbmd_pi_size, cap.lbmd_pi_offset, cap.lbmd_guard_tag_type,
+                 cap.lbmd_flags);
+    } else {
+        char f[32], t[16];
+        read_sysfs(sysfs_, "integrity/format", f, sizeof f);
+        read_sysfs(sysfs_, "integrity/tag_size", t, sizeof t);
+        snprintf(integ, sizeof integ, "integrity %s, tag size %s", f[0] ? f : "none", t[0] ? t : "0");
+    }
+    snprintf(out, len, "%d-byte blocks, %llu bytes, %s", lbs, bytes, integ);
+    return true;
+}
+
+int BlockBackend::recheck(char* why, size_t len) noexcept {
+    if (fd_ < 0 || !print_[0]) return 0;
+    char now[sizeof print_];
+    unsigned long long bytes = 0;
+    if (!fingerprint(now, sizeof now, &bytes)) {
+        const int e = errno ? errno : EIO;
+        if (e == EINTR || e == EAGAIN) return 0;
+        snprintf(why, len, "%s: the device no longer answers for its geometry (%s); it went away under the job",
+                 path_.c_str(), strerror(e));
+        return EMEDIUMTYPE;
+    }
+    if (strcmp(now, print_) == 0) return 0;
+    if (bytes == 0) {
+        // The kernel sets a removed disk's capacity (or one in a format it cannot use) to 0.
+        snprintf(why, len, "%s: the device went away under the job (capacity now 0: removed, or reformatted to a "
+                 "format the kernel cannot use; was %s)", path_.c_str(), print_);
+        return EMEDIUMTYPE;
+    }
+    snprintf(why, len,
+             "%s: device format changed under the job: %s at open, now %s; the engine's I/O no longer matches it, "
+             "restart the job on the new format",
+             path_.c_str(), print_, now);
+    return EMEDIUMTYPE;
+}
 
 std::string BlockBackend::describe() const {
     return "block " + path_ + ", " + format_to_short(geo_.fmt) + ", " + std::to_string(geo_.nblocks) + " blocks, " + why_;

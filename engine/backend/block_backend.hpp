@@ -41,8 +41,12 @@ public:
     int prep(io_uring_sqe* sqe, const Io& io) const noexcept override;
     Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept override;
     uint64_t finish_audit(void (*log)(const char*)) noexcept override;
+    int recheck(char* why, size_t len) noexcept override;
 
 private:
+    // The device's block size, capacity and integrity profile now, without
+    // allocating; false when the fd cannot be asked (errno set).
+    bool fingerprint(char* out, size_t len, unsigned long long* bytes) const noexcept;
     BlockBackend() = default;
     std::string path_;
     std::string why_;           // how the PI path was chosen
@@ -56,6 +60,8 @@ private:
     std::unique_ptr<audit::Auditor> auditor_;
     uint64_t* written_ = nullptr;   // bitmap of blocks written since the last audit (pi_audit)
     std::vector<uint64_t> written_store_;
+    std::string sysfs_;         // /sys/dev/block/M:m
+    char print_[224] = {};      // fingerprint() at open
 };
 
 // Probed once per process: does the running kernel take io_uring PI attributes?

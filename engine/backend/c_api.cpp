@@ -109,7 +109,7 @@ int pifio_engine_finish(void* eng, char* err, size_t errlen) {
     try {
         Error e;
         int ret = static_cast<Engine*>(eng)->finish(&e);
-        if (ret < 0) pifio::copy_err(e, err, errlen);
+        if (ret != 0) pifio::copy_err(e, err, errlen);
         return ret;
     } catch (const std::exception& ex) {
         pifio::copy_err(Error{ENOMEM, ex.what()}, err, errlen);

@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cinttypes>
 #include <cstring>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ring.hpp"
@@ -66,6 +68,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
     e->shape_ = shape_of(j);
     e->job_name_ = j.name ? j.name : "";
     e->log_ = j.log;
+    e->info_ = j.info ? j.info : j.log;
     e->depth_ = j.iodepth ? j.iodepth : 1;
 
     // The report is written at the end; find out now that it cannot be,
@@ -147,6 +150,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
     }
     if (!o.pi_report.empty()) {
         e->mm_.reserve(kRecordLimit);
+        e->errs_.reserve(kRecordLimit);
         if (!o.inject.empty()) e->inj_.reserve(kRecordLimit);
     }
     r.value = std::move(e);
@@ -175,6 +179,14 @@ Error Engine::open(FileState& f, unsigned fileno, int* fd) {
     if (Error e = f.be->reopen()) return e;
     f.fileno = fileno;
     f.rep = &reports_[fileno];
+    // The namespace may have been reformatted since the probe (fio runs
+    // exec_prerun, other jobs... between its init and the first open).
+    if (f.changed || recheck(f)) {
+        Error e{EMEDIUMTYPE, std::string(f.rep->changed)};
+        f.be->close();
+        return e;
+    }
+    f.next_check_ns = 0;   // and again at the first I/O
     if (files_registered_) {
         int nfd = f.be->fd();
         int ret = io_uring_register_files_update(&ring_, fileno, &nfd, 1);
@@ -186,6 +198,8 @@ Error Engine::open(FileState& f, unsigned fileno, int* fd) {
 }
 
 void Engine::close(FileState& f) {
+    // A reformat after the last I/O still makes the job fail (finish()).
+    if (f.rep && !f.changed && f.be->fd() >= 0) recheck(f);
     if (f.rep) f.rep->audit_bad += f.be->finish_audit(log_);
     if (files_registered_ && f.reg_index >= 0) {
         int nfd = -1;
@@ -207,20 +221,53 @@ Error Engine::register_buffers(const struct iovec* iov, unsigned n) {
 
 int Engine::finish(Error* e) {
     const uint64_t bad = pi_errors(reports_);
-    if (o_.pi_report.empty()) return bad ? 1 : 0;
-    ReportInput in;
-    in.job = job_name_;
-    in.opts = &o_;
-    in.files = &reports_;
-    in.mismatches = &mm_;
-    in.mismatches_dropped = mm_dropped_;
-    in.injected = &inj_;
-    in.injected_dropped = inj_dropped_;
-    if (Error err = write_report(o_.pi_report, report_json(in))) {
-        *e = err;
-        return -e->err;
+    std::vector<uint8_t> asked(reports_.size(), 0);
+    Teardown td;
+    td.inflight = inflight_;
+    for (const auto& f : files_) {
+        if (f->be->fd() >= 0) td.open_fds++;
+        if (f->rep && f->fileno < asked.size())
+            asked[f->fileno] = uint8_t((host_checks(o_) && f->be->geometry().host_pi() ? kAskedHost : 0) |
+                                       (o_.pi_chk && f->be->geometry().fmt.pi_type ? kAskedDevice : 0));
     }
-    return bad ? 1 : 0;
+    const CheckVerdict v = check_verdict(reports_, asked, shape_.writes, job_name_);
+    if (v.note && info_) info_(v.msg.c_str());
+    if (td.inflight || td.open_fds)
+        log("pifio: %s: teardown: %" PRIu64 " I/O(s) still in flight, %" PRIu64 " target fd(s) open", job_name_.c_str(),
+            td.inflight, td.open_fds);
+
+    // The verdict: every reason this job fails, one line each; the errno of the first.
+    int ret = 0;
+    std::string why;
+    auto add = [&](int err, const std::string& line) {
+        if (!ret) ret = err;
+        why += (why.empty() ? "" : "\n") + line;
+    };
+    for (const Report& r : reports_)
+        if (r.changed[0]) add(EMEDIUMTYPE, std::string("pifio: ") + r.changed);
+    if (bad) add(EILSEQ, "pifio: " + job_name_ + ": protection information errors were found");
+    if (v.fail) add(ENODATA, v.msg);
+
+    if (!o_.pi_report.empty()) {
+        ReportInput in;
+        in.job = job_name_;
+        in.opts = &o_;
+        in.files = &reports_;
+        in.mismatches = &mm_;
+        in.mismatches_dropped = mm_dropped_;
+        in.injected = &inj_;
+        in.injected_dropped = inj_dropped_;
+        in.io_errors = &errs_;
+        in.io_errors_dropped = errs_dropped_;
+        in.teardown = td;
+        in.verdict = &v;
+        if (Error err = write_report(o_.pi_report, report_json(in))) {
+            *e = err;
+            return -e->err;
+        }
+    }
+    if (ret) *e = Error{ret, why};
+    return ret;
 }
 
 }  // namespace pifio

@@ -36,6 +36,8 @@ struct FileState {
     int reg_index = -1;     // registered file slot
     uint32_t fileno = 0;
     Report* rep = nullptr;  // engine's record for this file
+    uint64_t next_check_ns = 0;   // when to re-check the target's format (CLOCK_MONOTONIC_COARSE)
+    bool changed = false;         // the format changed under the job: no more I/O to it
 };
 
 // Open `path` with its backend and derive the PI contexts; the fd is closed
@@ -61,7 +63,9 @@ public:
         *err = done_[i].err;
         return done_[i].cookie;
     }
-    // Writes pi_report; 1 when PI errors were seen, 0 when clean, -errno.
+    // End of job: writes pi_report. 0 when clean; a positive errno when the job
+    // must fail (e->msg: one "pifio: ..." line each: the format changed under
+    // it, PI errors, nothing verified); -errno when the report cannot be written.
     int finish(Error* e);
 
 private:
@@ -82,12 +86,14 @@ private:
     void note_status(FileState& f, const Slot& s, const Completion& c) noexcept;
     void note_mismatch(FileState& f, const Mismatch& m) noexcept;
     void inject(FileState& f, const Io& io) noexcept;
+    bool recheck(FileState& f) noexcept;   // true when the format changed (logged once)
     void log(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
 
     EngineOptions o_;
     JobShape shape_;
     std::string job_name_;
     void (*log_)(const char*) = nullptr;
+    void (*info_)(const char*) = nullptr;
     struct io_uring ring_ {};
     bool ring_ok_ = false;
     unsigned ring_flags_ = 0;
@@ -100,7 +106,9 @@ private:
     std::vector<Report> reports_;
     std::vector<MismatchRecord> mm_;    // reserved kRecordLimit when pi_report is set
     std::vector<InjectRecord> inj_;
-    uint64_t mm_dropped_ = 0, inj_dropped_ = 0;
+    std::vector<IoErrorRecord> errs_;   // reserved kRecordLimit when pi_report is set
+    uint64_t mm_dropped_ = 0, inj_dropped_ = 0, errs_dropped_ = 0;
+    uint64_t inflight_ = 0;             // submitted, not yet reaped
     uint32_t logged_ = 0;
     bool files_registered_ = false;
     bool bufs_registered_ = false;

@@ -4,6 +4,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <time.h>
 
 #include "../nvme/cmd.hpp"
 #include "engine.hpp"
@@ -13,8 +14,33 @@ namespace {
 
 constexpr uint32_t kLogLimit = 32;      // mismatch/status lines per job
 constexpr uint32_t kVerifyBatch = 64;   // mismatch records per verify() call
+constexpr uint64_t kRecheckNs = 1000000000ull;   // format re-check period while I/O flows
+
+uint64_t coarse_now_ns() noexcept {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+const char* errno_name(int e) noexcept {
+    const char* n = strerrorname_np(e);
+    return n ? n : "?";
+}
 
 }  // namespace
+
+bool Engine::recheck(FileState& f) noexcept {
+    char why[sizeof f.rep->changed];
+    why[0] = 0;
+    const int err = f.be->recheck(why, sizeof why);
+    f.next_check_ns = coarse_now_ns() + kRecheckNs;
+    if (!err) return false;
+    f.changed = true;
+    if (f.rep) snprintf(f.rep->changed, sizeof f.rep->changed, "%s", why);
+    // Always logged (once per file), whatever the error-line budget.
+    log("pifio: %s; no further I/O is issued to it", why);
+    return true;
+}
 
 void Engine::log(const char* fmt, ...) noexcept {
     if (!log_) return;
@@ -30,6 +56,11 @@ int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, 
                   void* cookie) noexcept {
     if (slot_index >= slots_.size()) return -EINVAL;
     Slot& s = slots_[slot_index];
+    // A target reformatted under the job gets no I/O built for the old format.
+    if (f.changed) return -EMEDIUMTYPE;
+    if (f.next_check_ns == 0 || coarse_now_ns() >= f.next_check_ns) {
+        if (recheck(f)) return -EMEDIUMTYPE;
+    }
     const Geometry& g = *f.geo;
     Io& io = s.io;
     io.buf_index = -1;
@@ -81,6 +112,7 @@ int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, 
     s.f = &f;
     s.cookie = cookie;
     queued_++;
+    inflight_++;
     return 0;
 }
 
@@ -105,7 +137,16 @@ int Engine::commit() noexcept {
 void Engine::note_status(FileState& f, const Slot& s, const Completion& c) noexcept {
     Report& r = *f.rep;
     r.io_errors++;
+    if (s.io.dir == Dir::read) r.read_ios++;
+    else if (s.io.dir == Dir::write) r.write_ios++;
     const char* op = s.io.dir == Dir::read ? "read" : s.io.dir == Dir::write ? "write" : "flush";
+    if (errs_.size() < errs_.capacity())
+        errs_.push_back({f.fileno, uint8_t(s.io.dir == Dir::read ? 0 : s.io.dir == Dir::write ? 1 : 2), s.io.lba,
+                         s.io.nlb, c.err, c.device ? int(c.status) : -1, c.info ? c.info->name : nullptr});
+    else
+        errs_dropped_++;
+    // The format may be why (a reformat under the job): look again at the next I/O.
+    f.next_check_ns = 0;
     if (c.device) {
         const char* name = c.info ? c.info->name : nullptr;
         bool found = false;
@@ -116,11 +157,11 @@ void Engine::note_status(FileState& f, const Slot& s, const Completion& c) noexc
             }
         if (!found && r.nstatus < 16) r.status[r.nstatus++] = {c.status, 1, name, c.info ? c.info->field : int8_t(-1)};
         if (logged_++ < kLogLimit)
-            log("pifio: %s lba %" PRIu64 " (+%u): %s failed: %s (NVMe status 0x%03x)", r.path.c_str(), s.io.lba,
-                s.io.nlb, op, name ? name : "unknown status", c.status);
+            log("pifio: %s lba %" PRIu64 " (+%u): %s failed: %s (NVMe status 0x%03x, %s)", r.path.c_str(),
+                s.io.lba, s.io.nlb, op, name ? name : "unknown status", c.status, errno_name(c.err));
     } else if (logged_++ < kLogLimit) {
-        log("pifio: %s lba %" PRIu64 " (+%u): %s failed: %s", r.path.c_str(), s.io.lba, s.io.nlb, op,
-            strerror(c.err));
+        log("pifio: %s lba %" PRIu64 " (+%u): %s failed: %s (%s)", r.path.c_str(), s.io.lba, s.io.nlb, op,
+            strerror(c.err), errno_name(c.err));
     }
     if (logged_ == kLogLimit) log("pifio: further errors are counted but not logged (see pi_report)");
 }
@@ -150,10 +191,12 @@ __attribute__((always_inline)) inline int Engine::on_complete(Slot& s, const io_
     }
     if (s.io.dir == Dir::write) {
         f.rep->writes++;
+        f.rep->write_ios++;
         return 0;
     }
     if (s.io.dir != Dir::read) return 0;
     f.rep->reads++;
+    f.rep->read_ios++;
     const Geometry& g = *f.geo;
     if (!g.host_pi() || !f.chk.checks) return 0;
     return check_read(f, s);
@@ -185,6 +228,7 @@ __attribute__((always_inline)) inline unsigned Engine::reap(unsigned n, unsigned
         const uint64_t ud = cqe->user_data;
         if (ud < slots_.size()) {
             Slot& s = slots_[ud];
+            if (inflight_) inflight_--;
             done_[n].cookie = s.cookie;
             done_[n].err = on_complete(s, cqe);
             n++;

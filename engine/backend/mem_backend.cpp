@@ -53,6 +53,8 @@ public:
         io_uring_prep_nop(sqe);
         if (io.dir == Dir::flush) return 0;
         if (io.lba + io.nlb > geo_.nblocks) return -EINVAL;
+        // A failing direction moves nothing; complete() fails it.
+        if ((io.dir == Dir::read && (eio_ & 1)) || (io.dir == Dir::write && (eio_ & 2))) return 0;
         uint8_t* d = store_ + io.lba * geo_.stride;
         uint8_t* m = md_ + io.lba * geo_.md_stride;
         if (io.dir == Dir::read) {
@@ -64,15 +66,17 @@ public:
         }
         return 0;
     }
-    Completion complete(const io_uring_cqe* cqe, const Io&) const noexcept override {
+    Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept override {
         Completion c;
         if (cqe->res < 0) c.err = -cqe->res;
+        else if ((io.dir == Dir::read && (eio_ & 1)) || (io.dir == Dir::write && (eio_ & 2))) c.err = EIO;
         return c;
     }
 
     std::string path_;
     Geometry geo_;
     int fd_ = -1;
+    int eio_ = 0;                // bit 0: reads fail with EIO, bit 1: writes
     uint8_t* store_ = nullptr;   // data (nblocks * stride), then metadata (nblocks * md_stride)
     uint8_t* md_ = nullptr;
     size_t store_len_ = 0;
@@ -100,9 +104,21 @@ bool is_mem_target(const std::string& path) { return path.rfind(kPrefix, 0) == 0
 
 Result<std::unique_ptr<Backend>> open_mem_backend(const std::string& path, const EngineOptions& o) {
     Result<std::unique_ptr<Backend>> r;
-    const std::string usage = " (want pifio-mem:<format>:<size>, e.g. pifio-mem:4096+8:64M; in fio escape the "
+    const std::string usage = " (want pifio-mem:<format>:<size>[:eio=read|write|all], e.g. pifio-mem:4096+8:64M; in fio escape the "
                               "colons: filename=pifio-mem\\:4096+8\\:64M)";
-    const std::string_view rest = std::string_view(path).substr(sizeof kPrefix - 1);
+    std::string_view rest = std::string_view(path).substr(sizeof kPrefix - 1);
+    // Optional last field eio=read|write|all: a target whose reads (writes, all
+    // I/O) fail with EIO, for tests of what a job that checked nothing reports.
+    int eio = 0;
+    if (const size_t c = rest.rfind(':'); c != std::string_view::npos && rest.substr(c + 1).rfind("eio=", 0) == 0) {
+        const std::string_view w = rest.substr(c + 5);
+        eio = w == "read" ? 1 : w == "write" ? 2 : w == "all" ? 3 : -1;
+        if (eio < 0) {
+            r.error = {EINVAL, path + ": eio=" + std::string(w) + ": want eio=read, eio=write or eio=all" + usage};
+            return r;
+        }
+        rest = rest.substr(0, c);
+    }
     const size_t colon = rest.rfind(':');
     if (colon == std::string_view::npos) {
         r.error = {EINVAL, path + ": no size" + usage};
@@ -129,6 +145,7 @@ Result<std::unique_ptr<Backend>> open_mem_backend(const std::string& path, const
     }
     std::unique_ptr<MemBackend> b(new MemBackend);
     b->path_ = path;
+    b->eio_ = eio;
     b->geo_ = make_geometry(pf.value, o.pi_act, bytes / pf.value.data_size);
     const Geometry& g = b->geo_;
     const size_t data_len = g.nblocks * g.stride, md_len = g.nblocks * g.md_stride;

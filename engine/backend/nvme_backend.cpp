@@ -60,11 +60,48 @@ Result<std::unique_ptr<Backend>> NvmeBackend::open(const std::string& path, cons
     b->io_.apptag_mask = uint16_t(o.apptag_mask);
     b->io_.reftag_base = o.pi_reftag;
     b->geo_ = make_geometry(fmt, o.pi_act, id.value.nsze);
+    if (id.ok()) {
+        // What recheck() compares against; the NVM command set Identify only
+        // when this controller answers it.
+        if (nvme::format_key(b->fd_, id.value.nsid, true, &b->key_) != 0)
+            nvme::format_key(b->fd_, id.value.nsid, false, &b->key_);
+        b->lbaf_ = id.value.lbaf_index;
+        b->fmt_at_open_ = format_to_short(id.value.fmt);
+    }
     r.value = std::move(b);
     return r;
 }
 
 NvmeBackend::~NvmeBackend() { close(); }
+
+int NvmeBackend::recheck(char* why, size_t len) noexcept {
+    if (fd_ < 0 || fmt_at_open_.empty()) return 0;
+    nvme::FormatKey now;
+    const int ret = nvme::format_key(fd_, io_.nsid, key_.have_elbaf, &now);
+    // Cannot ask right now (an errno, a controller being reset): ask again later.
+    // "Invalid namespace or format" means the namespace is gone.
+    if (ret > 0 || (ret < 0 && -ret != 0x00b)) return 0;
+    if (ret == 0 && now == key_) return 0;
+    // Changed (or the namespace no longer answers Identify): say what it is now. Once.
+    try {
+        std::string is;
+        if (ret < 0) {
+            is = "Identify Namespace now answers 0x00b invalid namespace or format (namespace deleted or detached?)";
+        } else {
+            auto id = nvme::identify(fd_, path_);
+            is = id.ok() ? format_to_short(id.value.fmt) + " (LBA format " + std::to_string(id.value.lbaf_index) +
+                               ", " + std::to_string(id.value.nsze) + " blocks)"
+                         : "a format pifio cannot use (" + id.error.msg + ")";
+        }
+        snprintf(why, len,
+                 "%s: namespace format changed under the job: %s (LBA format %u, %llu blocks) at open, now %s; "
+                 "the engine's commands no longer match it, restart the job on the new format",
+                 path_.c_str(), fmt_at_open_.c_str(), unsigned(lbaf_), (unsigned long long)key_.nsze, is.c_str());
+    } catch (...) {
+        snprintf(why, len, "%s: namespace format changed under the job (was %s)", path_.c_str(), fmt_at_open_.c_str());
+    }
+    return EMEDIUMTYPE;
+}
 
 std::string NvmeBackend::describe() const {
     return "nvme passthrough, nsid " + std::to_string(io_.nsid) + ", " + format_to_short(io_.fmt) + " (" + source_ +

@@ -3,6 +3,7 @@
 
 #include "backend.hpp"
 #include "../nvme/cmd.hpp"
+#include "../nvme/identify.hpp"
 
 namespace pifio {
 
@@ -22,6 +23,7 @@ public:
     void close() noexcept override;
     int prep(io_uring_sqe* sqe, const Io& io) const noexcept override;
     Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept override;
+    int recheck(char* why, size_t len) noexcept override;
 
 private:
     NvmeBackend() = default;
@@ -30,6 +32,9 @@ private:
     int fd_ = -1;
     nvme::IoGeom io_;
     Geometry geo_;
+    nvme::FormatKey key_;   // Identify's format fields at open (recheck compares them)
+    uint8_t lbaf_ = 0;
+    std::string fmt_at_open_;
 };
 
 }  // namespace pifio

@@ -47,8 +47,11 @@ Json file_json(const Report& r) {
         {"mismatches", {{"guard", r.mismatches[0]}, {"apptag", r.mismatches[1]}, {"reftag", r.mismatches[2]}}},
         {"audit_bad_blocks", r.audit_bad},
         {"io_errors", r.io_errors},
+        {"read_ios", r.read_ios},
+        {"write_ios", r.write_ios},
         {"device_status", status},
         {"injected", r.injected},
+        {"format_changed", std::string(r.changed)},
     };
 }
 
@@ -62,6 +65,43 @@ uint64_t pi_errors(const std::vector<Report>& files) {
         bad += r.mismatches[0] + r.mismatches[1] + r.mismatches[2] + r.audit_bad + dev_total;
     }
     return bad;
+}
+
+CheckVerdict check_verdict(const std::vector<Report>& files, const std::vector<uint8_t>& asked, bool writes,
+                           const std::string& job) {
+    CheckVerdict v;
+    uint64_t verified = 0, escaped = 0, ios = 0, ok = 0, dev_ok = 0;
+    bool any = false, host = false;
+    for (size_t i = 0; i < files.size() && i < asked.size(); i++) {
+        const Report& r = files[i];
+        if (!asked[i]) continue;
+        any = true;
+        ios += r.read_ios + r.write_ios;
+        ok += r.reads + r.writes;
+        if (asked[i] & kAskedHost) {
+            host = true;
+            verified += r.blocks_verified;
+            escaped += r.blocks_escaped;
+        }
+        if (asked[i] & kAskedDevice) dev_ok += r.reads + r.writes;
+    }
+    if (!any) return v;
+    const std::string who = "pifio: " + (job.empty() ? std::string("job") : job);
+    // Nothing checked: every I/O failed, or a job that only reads read nothing.
+    // (A job that wrote with host checks only has its checks on the reads to come.)
+    if (verified == 0 && dev_ok == 0 && ((ios > 0 && ok == 0) || (ios == 0 && host && !writes))) {
+        v.fail = true;
+        v.msg = who + ": checks were asked (pi_chk, or pi_host_chk with pi_verify=1) but no block was checked: " +
+                (ios ? std::to_string(ios) + " I/O(s), every one failed (see the errors above)"
+                     : std::string("the job read nothing")) +
+                "; fix the device or the job and run again";
+    } else if (host && verified > 0 && verified == escaped) {
+        v.note = true;
+        v.msg = who + ": no field was checked on the host: all " + std::to_string(verified) +
+                " blocks read were escaped (app tag 0xffff on type 1/2, or 0xffff/0xffffffff on type 3: " +
+                "written so, or never written), which fio's PI rules skip";
+    }
+    return v;
 }
 
 std::string report_json(const ReportInput& in) {
@@ -99,6 +139,22 @@ std::string report_json(const ReportInput& in) {
     for (const InjectRecord& r : inj)
         injected.push_back({{"file", r.fileno}, {"lba", r.lba}, {"field", inject_kind_name(r.kind)}});
 
+    Json errs = Json::array();
+    if (in.io_errors)
+        for (const IoErrorRecord& e : *in.io_errors) {
+            static const char* const ops[] = {"read", "write", "flush"};
+            Json j{{"file", e.fileno}, {"op", ops[e.dir < 3 ? e.dir : 0]}, {"lba", e.lba}, {"nlb", e.nlb},
+                   {"errno", e.err}, {"error", strerrorname_np(e.err) ? strerrorname_np(e.err) : "?"}};
+            if (e.status >= 0) {
+                j["nvme_status"] = hex(uint64_t(e.status));
+                j["status_name"] = e.name ? e.name : "unknown status";
+            }
+            errs.push_back(j);
+        }
+    Json checks = Json::object();
+    if (in.verdict)
+        checks = {{"verdict", in.verdict->fail ? "fail: nothing checked" : in.verdict->note ? "all escaped" : "ok"},
+                  {"message", in.verdict->msg}};
     const Json doc{
         {"engine", "pifio"},
         {"job", in.job},
@@ -119,6 +175,10 @@ std::string report_json(const ReportInput& in) {
         {"first_mismatches", first},
         {"injected", injected},
         {"injected_records_dropped", in.injected_dropped},
+        {"io_error_records", errs},
+        {"io_error_records_dropped", in.io_errors_dropped},
+        {"checks", checks},
+        {"teardown", {{"inflight", in.teardown.inflight}, {"open_fds", in.teardown.open_fds}}},
     };
     // Strings the job gave (paths, the job name) need not be UTF-8: replace
     // what is not rather than throw.

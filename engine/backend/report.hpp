@@ -18,6 +18,8 @@ struct Report {
     uint64_t mismatches[3] = {};   // by Field
     uint64_t injected = 0;
     uint64_t io_errors = 0;
+    uint64_t read_ios = 0, write_ios = 0;   // I/Os completed, failed ones included
+    char changed[640] = {};        // the target's format changed under the job (recheck), else empty
     uint64_t audit_bad = 0;        // bad blocks found by the backend's finish_audit (pi_audit)
     struct StatusCount {
         uint16_t code;
@@ -38,6 +40,39 @@ struct InjectRecord {
     uint64_t lba;
 };
 
+// A failed I/O, for pi_report's io_error_records (first kErrorRecordLimit).
+struct IoErrorRecord {
+    uint32_t fileno;
+    uint8_t dir;            // 0 read, 1 write, 2 flush
+    uint64_t lba;
+    uint32_t nlb;
+    int err;                // errno given to fio
+    int status;             // NVMe status (sct<<8|sc), -1: none (an errno from the kernel)
+    const char* name;       // status name from the table, may be null
+};
+
+// What the engine holds at the end of the job: all zero after a clean teardown.
+struct Teardown {
+    uint64_t inflight = 0;      // I/Os submitted and never reaped
+    uint64_t open_fds = 0;      // target fds still open at finish (fio closes them first)
+};
+
+// The end-of-job verdict on the checks (see engine/fio/README.md "Verified nothing").
+struct CheckVerdict {
+    bool fail = false;          // checks were asked and no block was checked
+    bool note = false;          // nothing checked, every block read was escaped (fio's rule: not an error)
+    std::string msg;
+};
+// asked[fileno]: kAskedHost when the host checks reads of that file (pi_verify
+// with pi_chk/pi_host_chk naming a field, tuples reaching the host);
+// kAskedDevice when pi_chk asks the device to check (a PI format). writes:
+// the job writes. Fails a job that asked for checks and had none done: every
+// I/O failed, or a job that only reads read nothing. Notes (not a failure,
+// fio's contract) a job whose every block read was escaped.
+constexpr uint8_t kAskedHost = 1, kAskedDevice = 2;
+CheckVerdict check_verdict(const std::vector<Report>& files, const std::vector<uint8_t>& asked, bool writes,
+                           const std::string& job);
+
 struct ReportInput {
     std::string job;
     const EngineOptions* opts = nullptr;
@@ -46,6 +81,10 @@ struct ReportInput {
     uint64_t mismatches_dropped = 0;
     const std::vector<InjectRecord>* injected = nullptr;
     uint64_t injected_dropped = 0;
+    const std::vector<IoErrorRecord>* io_errors = nullptr;
+    uint64_t io_errors_dropped = 0;
+    Teardown teardown;
+    const CheckVerdict* verdict = nullptr;
 };
 
 // PI errors over every file: userspace mismatches, device PI check statuses

@@ -369,6 +369,10 @@ static enum fio_q_status pifio_queue(struct thread_data *td, struct io_u *io_u)
 		return FIO_Q_BUSY;
 	if (ret < 0) {
 		io_u->error = -ret;
+		/* The target was reformatted under the job (the engine said so
+		 * once): stop the job, also with continue_on_error. */
+		if (ret == -EMEDIUMTYPE)
+			fio_mark_td_terminate(td);
 		return FIO_Q_COMPLETED;
 	}
 	if (d->npending < d->depth)
@@ -446,10 +450,13 @@ static void pifio_cleanup(struct thread_data *td)
 		log_err("pifio: %s\n", err);
 		if (!td->error)
 			td_verror(td, -ret, "pi_report");
-	} else if (ret > 0 && !td->error) {
-		/* Mismatches with continue_on_error still make fio exit non-zero. */
-		log_err("pifio: %s: protection information errors were found\n", td->o.name);
-		td_verror(td, EILSEQ, "pifio verify");
+	} else if (ret > 0) {
+		/* PI errors, a format changed under the job, or nothing verified
+		 * where checks were asked: fio exits non-zero, also with
+		 * continue_on_error. One "pifio: ..." line per reason. */
+		log_err("%s\n", err[0] ? err : "pifio: the job failed its PI checks");
+		if (!td->error)
+			td_verror(td, ret, "pifio verify");
 	}
 	pifio_engine_free(d->eng);
 	forget_file_states(td);

@@ -89,8 +89,11 @@ int pifio_engine_getevents(void *eng, unsigned int min, unsigned int max,
 /* The i-th reaped completion: returns its cookie, *err gets 0 or an errno. */
 void *pifio_engine_event(void *eng, int i, int *err);
 
-/* End of job: writes pi_report. Returns 1 when PI mismatches or device PI
- * errors were seen, 0 when clean, -errno when the report could not be written. */
+/* End of job: writes pi_report. Returns 0 when clean; a positive errno when
+ * the job must fail (EMEDIUMTYPE: a target's format changed under the job;
+ * EILSEQ: PI mismatches or device PI errors; ENODATA: checks were asked and
+ * no block was checked), err gets one "pifio: ..." line per reason; -errno
+ * when the report could not be written. */
 int pifio_engine_finish(void *eng, char *err, size_t errlen);
 /* Frees the engine and the file states it owns. */
 void pifio_engine_free(void *eng);

@@ -62,6 +62,7 @@ constexpr StatusInfo kStatuses[] = {
     {0x004, "data transfer error", EIO, kNone},
     {0x006, "internal error", EIO, kNone},
     {0x007, "command abort requested", EIO, kNone},
+    {0x008, "command aborted due to SQ deletion", EIO, kNone},
     {0x00b, "invalid namespace or format", EIO, kNone},
     {0x00f, "invalid SGL offset", EIO, kNone},
     {0x080, "LBA out of range", EIO, kNone},
@@ -78,6 +79,9 @@ constexpr StatusInfo kStatuses[] = {
     {0x285, "compare failure", EIO, kNone},
     {0x286, "access denied", EIO, kNone},
     {0x287, "deallocated or unwritten logical block", EIO, kNone},
+    // Set by the host's driver, not the controller (Linux: a reset or a lost path).
+    {0x370, "host path error", EIO, kNone},
+    {0x371, "host aborted command", EIO, kNone},
 };
 
 }  // namespace

@@ -103,4 +103,28 @@ Result<NsInfo> identify(int fd, const std::string& name) {
     return r;
 }
 
+int format_key(int fd, uint32_t nsid, bool elbaf, FormatKey* out) noexcept {
+    struct nvme_id_ns ns;
+    int ret = nvme_identify_ns(fd, nsid, &ns);
+    if (ret < 0) return errno ? errno : EIO;
+    if (ret > 0) return -(ret & 0x7ff);
+    FormatKey k;
+    k.flbas = ns.flbas;
+    k.dps = ns.dps;
+    k.lbaf_index = lbaf_index(ns);
+    k.ds = ns.lbaf[k.lbaf_index].ds;
+    k.ms = le16toh(ns.lbaf[k.lbaf_index].ms);
+    k.nsze = le64toh(ns.nsze);
+    if (elbaf) {
+        struct nvme_nvm_id_ns nvm;
+        ret = nvme_identify_ns_csi(fd, nsid, 0, NVME_CSI_NVM, &nvm);
+        if (ret < 0) return errno ? errno : EIO;
+        if (ret > 0) return -(ret & 0x7ff);
+        k.elbaf = le32toh(nvm.elbaf[k.lbaf_index]);
+        k.have_elbaf = true;
+    }
+    *out = k;
+    return 0;
+}
+
 }  // namespace pifio::nvme

@@ -30,4 +30,20 @@ uint8_t lbaf_index(const struct nvme_id_ns& ns);
 // used in messages only.
 Result<NsInfo> identify(int fd, const std::string& name);
 
+// The Identify fields that define a namespace's format and size, fetched
+// without allocating (the engine re-checks them while a job runs: a namespace
+// reformatted under the job must not be written with the old geometry).
+struct FormatKey {
+    uint8_t flbas = 0, dps = 0, lbaf_index = 0, ds = 0;
+    uint16_t ms = 0;
+    uint64_t nsze = 0;
+    uint32_t elbaf = 0;       // NVM command set Identify, when have_elbaf
+    bool have_elbaf = false;
+    bool operator==(const FormatKey&) const = default;
+};
+// Fills *out; `elbaf`: also read the NVM command set Identify (when the
+// controller had one at open). Returns 0, an errno, or -status (sct<<8|sc) for
+// an NVMe status.
+int format_key(int fd, uint32_t nsid, bool elbaf, FormatKey* out) noexcept;
+
 }  // namespace pifio::nvme

@@ -97,6 +97,17 @@ CASES = [
     ("bs", "1000", ["--rw=write", "--bs=1000"], "rw", "1000"),
 ]
 
+# Rows this harness cannot drive (no NVMe PI device on the host): run by a lab
+# test in a QEMU guest, listed in the table with where they are checked.
+LAB_ROWS = [
+    ("(namespace)", "reformatted by exec_prerun between the engine's probe and open (4096+8/t1 -> 4096+8, PI off)",
+     "NVMe PI namespace (QEMU)", "refused at open: `namespace format changed under the job: 4096+8/t1 (LBA format 5, "
+     "N blocks) at open, now 4096+8 (...)`; nothing written — tests/engine/lab_fault_test.py (ctest engine_lab_fault)"),
+    ("(namespace)", "`nvme format` to 512+8/t1 while the job writes",
+     "NVMe PI namespace (QEMU)", "the engine re-checks after a failed I/O and once a second, says what changed, issues "
+     "nothing more and fio exits non-zero (also with continue_on_error) — tests/engine/lab_fault_test.py"),
+]
+
 # Accepted on purpose (value, reason), one line each in the README.
 ACCEPTED = {
 }
@@ -206,6 +217,8 @@ def main():
              "| --- | --- | --- | --- | --- | --- |"]
     for option, value, device, rc, verdict, msg in rows:
         table.append(f"| `{md_cell(option)}` | {md_cell(value)} | {device} | {rc} | {verdict} | {md_cell(msg)} |")
+    for option, value, device, what in LAB_ROWS:
+        table.append(f"| {option} | {md_cell(value)} | {device} | ≠0 | refused (lab) | {md_cell(what)} |")
     if ACCEPTED:
         table += ["", "Accepted on purpose:", ""] + [f"- `{o}={v}`: {why}" for (o, v), why in ACCEPTED.items()]
     table += ["", END]

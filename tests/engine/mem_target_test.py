@@ -57,6 +57,30 @@ def main():
     rc, out = run(a.fio, base + ["--filename=pifio-mem\\:4096+8", "--rw=randread", "--size=8M", "--bs=4k"])
     if rc == 0 or "pifio-mem:<format>:<size>" not in out:
         fails.append(f"malformed target: rc {rc} or no usage in the message\n{out[-600:]}")
+    # A job that asked for checks and checked nothing fails and says so (every read
+    # failed, continue_on_error keeps fio going, which alone would exit 0) ...
+    import json, tempfile
+    rep = os.path.join(tempfile.mkdtemp(prefix="pifio-memt-"), "r.json")
+    for eio, rw in (("read", "read"), ("write", "write"), ("all", "randrw")):
+        n += 1
+        rc, out = run(a.fio, base + ["--filename=pifio-mem\\:4096+8\\:1M\\:eio=" + eio, f"--rw={rw}", "--size=1M",
+                                     "--continue_on_error=all", f"--pi_report={rep}"] + md("4096+8"))
+        ok = rc != 0 and "but no block was checked" in out and "Input/output error (EIO)" in out
+        try:
+            d = json.load(open(rep))
+            ok = ok and d["checks"]["verdict"] == "fail: nothing checked" and d["teardown"] == {"inflight": 0, "open_fds": 0} \
+                and d["io_error_records"] and d["io_error_records"][0]["error"] == "EIO"
+        except (OSError, ValueError, KeyError) as e:
+            ok = False
+            out += f"\nreport: {e}"
+        if not ok:
+            fails.append(f"eio={eio} rw={rw}: want a non-zero exit naming 'no block was checked' (rc {rc})\n{out[-800:]}")
+    # ... while a job whose reads all escaped (apptag 0xffff, fio's tests 316/317) passes with a note.
+    n += 1
+    rc, out = run(a.fio, base + ["--filename=pifio-mem\\:4096+8\\:1M", "--rw=randrw", "--size=1M", "--apptag=0xffff",
+                                 f"--pi_report={rep}"] + md("4096+8"))
+    if rc != 0 or "blocks read were escaped" not in out:
+        fails.append(f"all-escaped reads: want exit 0 with the escaped note (rc {rc})\n{out[-800:]}")
     for f in fails:
         print("FAIL:", f)
     print(f"{'FAIL' if fails else 'PASS'}: {n - len(fails)} of {n} in-memory target checks")

@@ -116,7 +116,9 @@ TEST(PiReport, SchemaAndCounts) {
     std::sort(sorted.begin(), sorted.end());
     EXPECT_NE(keys, sorted);
     EXPECT_EQ(keys.front(), "engine");
-    EXPECT_EQ(keys.back(), "injected_records_dropped");
+    EXPECT_EQ(keys.back(), "teardown");   // the keys added since come after the old ones
+    EXPECT_EQ(j["teardown"], json::parse(R"({"inflight": 0, "open_fds": 0})"));
+    EXPECT_EQ(j["io_error_records"], json::array());
 }
 
 TEST(PiReport, FirstMismatchesCappedAt64) {
@@ -169,4 +171,51 @@ TEST(PiReport, WriteAndPaths) {
     EXPECT_EQ(report_path("r.json", 2, 1), "r.json.2");
     EXPECT_EQ(report_path(".pi.json", 1, 1), ".pi.json.1");
     EXPECT_EQ(report_path("", 1, 4), "");
+}
+
+// The end-of-job verdict on the checks (engine/fio/README.md "Verified nothing").
+TEST(CheckVerdict, FailsOnlyWhenChecksWereAskedAndNoneWasDone) {
+    auto file = [](uint64_t reads, uint64_t read_ios, uint64_t writes, uint64_t write_ios, uint64_t verified,
+                   uint64_t escaped) {
+        Report r;
+        r.reads = reads;
+        r.read_ios = read_ios;
+        r.writes = writes;
+        r.write_ios = write_ios;
+        r.blocks_verified = verified;
+        r.blocks_escaped = escaped;
+        return r;
+    };
+    const uint8_t host = kAskedHost, dev = kAskedDevice, both = kAskedHost | kAskedDevice;
+    // Every read failed (continue_on_error): host and device checks asked, none done.
+    auto v = check_verdict({file(0, 40, 0, 0, 0, 0)}, {both}, false, "j");
+    EXPECT_TRUE(v.fail);
+    EXPECT_NE(v.msg.find("40 I/O(s), every one failed"), std::string::npos) << v.msg;
+    // A read-only job that read nothing.
+    v = check_verdict({file(0, 0, 0, 0, 0, 0)}, {host}, false, "j");
+    EXPECT_TRUE(v.fail);
+    EXPECT_NE(v.msg.find("read nothing"), std::string::npos);
+    // Every write failed with device checks asked.
+    EXPECT_TRUE(check_verdict({file(0, 0, 0, 9, 0, 0)}, {dev}, true, "j").fail);
+    // A write-only job whose writes the device checked: fine (fio's write tests).
+    EXPECT_FALSE(check_verdict({file(0, 0, 9, 9, 0, 0)}, {both}, true, "j").fail);
+    // A write job that issued no read and whose writes all failed without device checks
+    // asked (pi_chk=NONE, pi_host_chk=...): the host checks were asked and nothing was checked.
+    EXPECT_TRUE(check_verdict({file(0, 0, 0, 5, 0, 0)}, {host}, true, "j").fail);
+    // Host checks asked, a mixed job that happened to read nothing, writes unchecked by the
+    // device (pi_chk=NONE): no I/O failed and the job writes: not failed.
+    EXPECT_FALSE(check_verdict({file(0, 0, 7, 7, 0, 0)}, {host}, true, "j").fail);
+    // fio's tests 316/317: every block read escaped: a note, never a failure.
+    v = check_verdict({file(10, 10, 0, 0, 80, 80)}, {both}, false, "j");
+    EXPECT_FALSE(v.fail);
+    EXPECT_TRUE(v.note);
+    EXPECT_NE(v.msg.find("all 80 blocks read were escaped"), std::string::npos);
+    // One block checked: neither.
+    v = check_verdict({file(10, 12, 0, 0, 80, 79)}, {both}, false, "j");
+    EXPECT_FALSE(v.fail || v.note);
+    // Nothing asked (no PI, or pi_verify=0 and pi_chk=NONE): never a verdict.
+    v = check_verdict({file(0, 40, 0, 0, 0, 0)}, {0}, false, "j");
+    EXPECT_FALSE(v.fail || v.note);
+    // A second file that verified makes the job fine.
+    EXPECT_FALSE(check_verdict({file(0, 4, 0, 0, 0, 0), file(2, 2, 0, 0, 16, 0)}, {both, both}, false, "j").fail);
 }
