@@ -293,6 +293,11 @@ if pfio mdmap --filename=/dev/md0 --rw=write --bs=64k --offset=$((K * CH)) --siz
   else bad "md map: chunk $K not where raid$STACK_MD_LEVEL puts it ($msg)"; fi
 else bad "md map: write of chunk $K exited $rc"; fi
 # Incompatible profiles: a PI and a non-PI member (md0 stopped first: its members are busy).
+# Debian 6.1.176 (raid0 and raid1): the pair is refused ("pers->run() failed")
+# and md_run's error path then frees the personality's conf a second time
+# (kernel BUG at mm/slub.c:419 in raid0_free / raid1_free: the guest panics),
+# so the attempt is skipped there, with that reason.
+md_incompat() {
 mdadm --stop /dev/md0 > /dev/null 2>&1
 mdadm --zero-superblock $(pf_blk 1) > /dev/null 2>&1
 dmesg -c > /dev/null 2>&1
@@ -310,6 +315,11 @@ else
   else bad "md incompatible: write+verify through /dev/md1 exited $rc"; fi
 fi
 mdadm --stop /dev/md1 > /dev/null 2>&1
+}
+case "$STACK_MD_LEVEL:$(uname -r)" in
+*:6.1.*) echo "skip md incompatible: raid$STACK_MD_LEVEL of PI + non-PI members on $(uname -r) panics the kernel (kernel BUG at mm/slub.c:419: double free in raid${STACK_MD_LEVEL}_free from md_run after the array is refused; found by this case)" ;;
+*) md_incompat ;;
+esac
 '''
 
 # 512-byte logical blocks over a 4 KiB PI namespace.
