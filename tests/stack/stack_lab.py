@@ -23,7 +23,10 @@ the bottom namespace verifies; none: no PI below). dm-linear also checks the
 remapping (blocks written through segment 2 found at their physical LBAs with
 ref tag = physical LBA); dm-flakey runs error and drop_writes windows. Extra
 cases: uring-pi / uring-pi-dm-linear (userspace PI through io_uring
-attributes, Linux 6.14+), badinput (clear errors for wrong use), zeropage
+attributes, Linux 6.14+), the 2025-2026 integrity paths (dm-linear-mixed,
+dm-crypt-md and dm-integrity-inline-tamper with a tampered-tag read, md-raid0 /
+md-raid1, uring-pi-sweep over metadata-buffer offsets x ref-tag seeds,
+small-lbs; tests/stack/README.md), badinput (clear errors for wrong use), zeropage
 (kernel canary, last: passthrough reads into never-written buffers must not
 write the shared zero page — Debian 6.12.117 does; ctest expects that failure
 there: WILL_FAIL).
