@@ -281,6 +281,8 @@ Result<std::unique_ptr<Backend>> BlockBackend::open(const std::string& path, con
         if (o.pi_chk & CHK_APP) b->chk_flags_ |= uapi::IO_INTEGRITY_CHK_APPTAG;
         b->apptag_ = uint16_t(o.apptag);
         b->reftag_base_ = o.pi_reftag;
+        b->geo_.seedable = true;
+        if (o.pi_seed_set) b->geo_.ref_offset = o.pi_seed;
     } else {
         b->geo_ = data_only_geometry(in.value, fmt.value, facts.has_pi(), uint32_t(lbs), nblocks);
     }
@@ -433,7 +435,7 @@ int BlockBackend::prep(io_uring_sqe* sqe, const Io& io) const noexcept {
         pi->app_tag = apptag_;
         pi->len = io.md_len;
         pi->addr = reinterpret_cast<uintptr_t>(io.md);
-        pi->seed = ref_seed(geo_.fmt, io.lba, reftag_base_);
+        pi->seed = ref_seed(geo_.fmt, io.lba, reftag_base_, geo_.ref_offset);
         pi->rsvd = 0;
         uapi::sqe_set_pi_attr(sqe, pi);
     }

@@ -136,7 +136,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
     e->slots_.resize(e->depth_);
     e->done_.resize(e->depth_ * 2 + 8);
     if (e->md_per_io_) {
-        const size_t per = (size_t(e->md_per_io_) + 63) & ~size_t(63);
+        // pi_md_offset places each buffer that many bytes past its 64-byte
+        // aligned slot start (unaligned metadata buffers: the kernel bounces them).
+        const size_t per = (size_t(e->md_per_io_) + o.pi_md_offset + 63) & ~size_t(63);
         e->md_pool_len_ = (per * e->depth_ + 4095) & ~size_t(4095);
         void* m = mmap(nullptr, e->md_pool_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
                        -1, 0);
@@ -146,7 +148,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
             return r;
         }
         e->md_pool_ = static_cast<uint8_t*>(m);
-        for (unsigned i = 0; i < e->depth_; i++) e->slots_[i].io.md = e->md_pool_ + per * i;
+        for (unsigned i = 0; i < e->depth_; i++) e->slots_[i].io.md = e->md_pool_ + per * i + o.pi_md_offset;
     }
     if (!o.pi_report.empty()) {
         e->mm_.reserve(kRecordLimit);

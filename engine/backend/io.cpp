@@ -92,7 +92,7 @@ int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, 
         io.md_len = io.nlb * g.md_stride;
         if (bufs_registered_) io.buf_index = int(slot_index);
         if (io.dir == Dir::write && g.host_pi() && !g.pract) {
-            generate(f.gen, io.data, io.md, Span{io.lba, ref_seed(g.fmt, io.lba, o_.pi_reftag), io.nlb});
+            generate(f.gen, io.data, io.md, Span{io.lba, ref_seed(g.fmt, io.lba, o_.pi_reftag, g.ref_offset), io.nlb});
             if (!o_.inject.empty()) inject(f, io);
         }
     }
@@ -204,7 +204,7 @@ __attribute__((always_inline)) inline int Engine::on_complete(Slot& s, const io_
 
 __attribute__((noinline)) int Engine::check_read(FileState& f, const Slot& s) noexcept {
     const Geometry& g = *f.geo;
-    const Span sp{s.io.lba, ref_seed(g.fmt, s.io.lba, o_.pi_reftag), s.io.nlb};
+    const Span sp{s.io.lba, ref_seed(g.fmt, s.io.lba, o_.pi_reftag, g.ref_offset), s.io.nlb};
     Mismatch batch[kVerifyBatch];
     VerifyStats st;
     const bool ok = verify(f.chk, s.io.data, s.io.md, sp, batch, kVerifyBatch, &st);

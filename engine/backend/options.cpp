@@ -232,6 +232,19 @@ Error check_geometry(const std::string& dev, const Geometry& g, const EngineOpti
         }
     }
 
+    if (o.pi_md_offset > 4095)
+        return err("pi_md_offset=" + std::to_string(o.pi_md_offset) + " is past the page; use 0..4095");
+    if (o.pi_seed_set) {
+        if (!g.seedable)
+            return err("pi_seed applies to block devices on the io_uring PI path (pi_mode=uring-pi, pi_act=0), "
+                       "where the kernel remaps reference tags from the seed; drop pi_seed" +
+                       std::string(f.pi_type == 2 ? " (type 2 passthrough: use pi_reftag)" : ""));
+        if (f.pi_type == 2) return err("pi_seed on type 2: the initial reference tag is pi_reftag; use pi_reftag");
+        if (o.pi_seed & ~ref_mask(f))
+            return err("pi_seed=" + hex(o.pi_seed) + " does not fit the " + (f.guard == Guard::g16 ? "32" : "48") +
+                       "-bit reference tag");
+    }
+
     // Extended LBA with host PI: fio's own verify would overwrite the tuples.
     if (f.layout == Layout::ext && g.host_pi() && j.fio_verify && !o.pi_act)
         return err("fio's verify= cannot be used on an extended-LBA format with host PI (the tuples live in the "

@@ -100,6 +100,8 @@ struct Geometry {
     uint32_t stride = 512;     // bytes per block in the data buffer
     uint32_t md_stride = 0;    // bytes per block in the separate metadata buffer
     uint64_t nblocks = 0;      // capacity in blocks
+    bool seedable = false;     // the kernel remaps ref tags from any seed (block, io_uring PI attributes)
+    uint64_t ref_offset = 0;   // pi_seed: added to the LBA for type 1/3 ref tags (seedable only)
     bool host_pi() const { return fmt.pi_type != 0 && xfer_ms != 0; }
     uint64_t size() const { return nblocks * stride; }
 };

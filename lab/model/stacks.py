@@ -46,6 +46,11 @@ AEAD = INTEGRITY + ["dm-crypt", "xts", "aes|aes_generic|aesni-intel", "aesni-int
                     "hmac", "sha256|sha256_generic|sha256-ssse3", "af_alg", "algif_skcipher",
                     "algif_hash", "essiv?"]
 
+# dm-crypt AEAD straight over NVMe metadata: authenc(hmac(sha256),xts(aes)).
+CRYPT_MD = DM + ["dm-crypt", "xts", "aes|aes_generic|aesni-intel", "aesni-intel?", "authenc", "hmac",
+                 "sha256|sha256_generic|sha256-ssse3"]
+MD = ["md-mod"]
+
 REQUIRES: dict[str, dict] = {
     "plain":                {"modules": [], "binaries": ["fio"]},
     "dm-linear":            {"modules": DM, "binaries": ["dmsetup", "fio"]},
@@ -61,6 +66,22 @@ REQUIRES: dict[str, dict] = {
     "dm-crypt-aead":        {"modules": AEAD, "binaries": ["cryptsetup", "dmsetup", "fio"]},
     "dm-linear-aead":       {"modules": AEAD, "binaries": ["cryptsetup", "dmsetup", "fio"]},
     "dm-flakey":            {"modules": DM + ["dm-flakey"], "binaries": ["dmsetup", "fio"]},
+    # A PI and a non-PI namespace concatenated: the top must not advertise
+    # integrity (677e332e4885, 2025, stopped dm claiming it on such stacks).
+    "dm-linear-mixed":      {"modules": DM, "binaries": ["dmsetup", "fio", "pifio-audit"]},
+    # dm-crypt AEAD with its tags in the NVMe metadata, no dm-integrity below:
+    # crypt_integrity_ctr takes any profile without a PI checksum (csum_type
+    # NONE) whose metadata holds the tag (6a6c56130aaa; the Debian 6.1 module
+    # still wants dm-integrity's "DM-DIF-EXT-TAG" profile; 6.12 and 7.3 have
+    # the csum_type check).
+    "dm-crypt-md":          {"modules": CRYPT_MD, "binaries": ["dmsetup", "fio", "nvme"]},
+    "md-raid0":             {"modules": MD + ["raid0"], "binaries": ["mdadm", "fio", "pifio-audit"]},
+    "md-raid1":             {"modules": MD + ["raid1"], "binaries": ["mdadm", "fio", "pifio-audit"]},
+    # 512-byte logical blocks over a 4096+8 PI namespace: dm-ebs when the kernel
+    # has it (Debian's cloud kernels do not: CONFIG_DM_EBS is not set), else a
+    # loop device with --sector-size 512 (buffered: loop cannot do direct I/O
+    # below the backing device's logical block size).
+    "small-lbs":            {"modules": DM + ["loop", "dm-bufio?", "dm-ebs?"], "binaries": ["losetup", "dmsetup", "fio"]},
 }
 
 # ------------------------------------------------------------ guest shell --
@@ -175,6 +196,8 @@ dmsetup remove pfinl
 dmsetup create pfinl --table "0 $P integrity $M 0 4 I $OPTS" || pf_fail "dmsetup create pfinl"
 export STACK_TOP=/dev/mapper/pfinl STACK_BYTES=$((P * 512))
 export STACK_AUDIT_NG= STACK_AUDIT_FMT=
+# Tamper target: inline data starts after the 4 KiB superblock (SB_SECTORS).
+export STACK_TAMPER_NS=$(pf_ng 1) STACK_TAMPER_MS=$(pf_fmt 1 | sed 's/^[0-9]*+\([0-9]*\).*/\1/') STACK_TAMPER_SHIFTS=1
 export STACK_PI="dm-integrity inline: crc32c tags in the namespace's metadata (no PI)"
 '''
 
@@ -231,6 +254,78 @@ export STACK_AUDIT_NG=$(pf_ng 1) STACK_AUDIT_FMT=$(pf_fmt 1)
 export STACK_PI="the namespace's own integrity profile"
 '''
 
+# Mixed capability: segment 1 = the whole PI namespace (dm byte 0 = its LBA 0),
+# segment 2 = the whole non-PI namespace.
+_MIXED = r'''
+M1=$(pf_mm 1); S1=$(pf_sect 1); M2=$(pf_mm 2); S2=$(pf_sect 2)
+dmsetup create pfmixed --table "0 $S1 linear $M1 0
+$S1 $S2 linear $M2 0" || pf_fail "dmsetup create pfmixed"
+export STACK_TOP=/dev/mapper/pfmixed STACK_BYTES=$(( (S1 + S2) * 512 ))
+export STACK_SEG2_DM=$((S1 * 512))
+export STACK_AUDIT_NG=$(pf_ng 1) STACK_AUDIT_FMT=$(pf_fmt 1)
+export STACK_PI="dm-linear over a PI and a non-PI namespace: no integrity at the top; the PI namespace's auto-PI protects segment 1"
+'''
+
+# dm-crypt AEAD, tags in the namespace metadata (64 bytes, no PI): a 32-byte
+# hmac-sha256 tag per 4 KiB sector, IV from the sector number (plain64, so no
+# IV is stored). Key: 64 bytes xts(aes) + 32 bytes hmac. Before building, the
+# same table is tried on a PI namespace (nsid 2): the kernel must refuse it.
+_CRYPT_MD_KEY = "00112233445566778899aabbccddeeff" * 6    # 96 bytes
+_CRYPT_MD = r'''
+pf_crypt_md_table() {  # sectors major:minor
+  echo "0 $1 crypt capi:authenc(hmac(sha256),xts(aes))-plain64 %s 0 $2 0 2 integrity:32:aead sector_size:4096"
+}
+if dmsetup create pfcmdpi --table "$(pf_crypt_md_table $(pf_sect 2) $(pf_mm 2))" 2>/tmp/cmdpi.err; then
+  dmsetup remove pfcmdpi
+  export STACK_CRYPT_MD_PI="accepted on $(pf_fmt 2)"
+else
+  export STACK_CRYPT_MD_PI="refused on $(pf_fmt 2): $(dmesg | grep "device-mapper: table:" | tail -1 | sed 's/^\[[^]]*\] //')"
+fi
+M=$(pf_mm 1); S=$(pf_sect 1)
+if ! dmsetup create pfcmd --table "$(pf_crypt_md_table $S $M)" 2>/tmp/cmd.err; then
+  msg=$(dmesg | grep "device-mapper: table:" | tail -1 | sed 's/^\[[^]]*\] //')
+  case "$msg" in *"Integrity profile"*)
+    pf_skip "dm-crypt on $(uname -r) keeps AEAD tags only in dm-integrity's profile, not in NVMe metadata ($(pf_fmt 1)): $msg (6a6c56130aaa)" ;; esac
+  pf_fail "dmsetup create pfcmd: ${msg:-$(cat /tmp/cmd.err)}"
+fi
+export STACK_TOP=/dev/mapper/pfcmd STACK_BYTES=$((S * 512))
+export STACK_AUDIT_NG= STACK_AUDIT_FMT=
+# Tamper target (NVMe passthrough on the generic node: nvme-cli opens a
+# block device exclusively, which the dm device holds): dm block B is namespace LBA B (table offset 0), 64 metadata bytes.
+export STACK_TAMPER_NS=$(pf_ng 1) STACK_TAMPER_MS=64 STACK_TAMPER_SHIFTS=0
+export STACK_PI="dm-crypt AEAD: hmac-sha256 tags (32 of 64 bytes) in the namespace metadata, no dm-integrity, no PI"
+''' % _CRYPT_MD_KEY
+
+# md raid over two PI namespaces (metadata 1.0: superblock at the end, data
+# from sector 0 unless sysfs says otherwise); nsid 3 (no PI) is for the
+# incompatible-profile attempt. --assume-clean: no resync under TCG.
+_MD = r'''
+mkdir -p /run/mdadm /dev/md
+MDCHUNK=; [ %s = 0 ] && MDCHUNK=--chunk=64
+mdadm --create /dev/md0 --run --assume-clean --metadata=1.0 --level=%s $MDCHUNK --raid-devices=2 \
+  $(pf_blk 1) $(pf_blk 2) > /tmp/md.log 2>&1 || { cat /tmp/md.log; pf_fail "mdadm --create --level=%s"; }
+export STACK_TOP=/dev/md0 STACK_BYTES=$(( $(cat /sys/block/md0/size) * 512 ))
+export STACK_AUDIT_NG=$(pf_ng 1),$(pf_ng 2) STACK_AUDIT_FMT=$(pf_fmt 1),$(pf_fmt 2)
+export STACK_MD_LEVEL=%s STACK_MD_BAD=$(pf_blk 3)
+export STACK_PI="md raid%s stacks the members' integrity profile; the kernel generates PI at each member"
+'''
+_MD_TEARDOWN = "mdadm --stop /dev/md0 2>/dev/null; mdadm --stop /dev/md1 2>/dev/null; true"
+
+# 512-byte logical blocks over the 4096+8 PI namespace.
+_SMALL = r'''
+B=$(pf_blk 1)
+if pf_has_target ebs; then
+  export STACK_EBS="dm-ebs present"
+else
+  export STACK_EBS="no dm-ebs target on $(uname -r) (Debian's cloud kernels: CONFIG_DM_EBS is not set)"
+fi
+L=$(/usr/bin/losetup --sector-size 512 --direct-io=off -f --show $B) || pf_fail "losetup --sector-size 512 $B"
+export STACK_TOP=$L STACK_BYTES=$(( $(pf_sect 1) * 512 ))
+export STACK_AUDIT_NG=$(pf_ng 1) STACK_AUDIT_FMT=$(pf_fmt 1)
+export STACK_SYNC="sync; blockdev --flushbufs $B"
+export STACK_PI="loop --sector-size 512 (buffered) over a 4096+8 PI namespace: no integrity at the top; auto-PI at the namespace on writeback"
+'''
+
 STACKS: dict[str, Stack] = {s.name: s for s in [
     Stack("plain", "the PI namespace's block device, no dm", ("4096+8/t1",), _PLAIN, teardown="true"),
     Stack("dm-linear", "dm-linear, 2 segments at different offsets over one PI namespace",
@@ -249,6 +344,17 @@ STACKS: dict[str, Stack] = {s.name: s for s in [
     Stack("dm-linear-aead", "dm-linear (2 segments) over dm-crypt AEAD over dm-integrity over a PI namespace",
           ("4096+8/t1",), _LINEAR_AEAD, ns_size=96 * MiB, audit="scan"),
     Stack("dm-flakey", "dm-flakey over a PI namespace (error / drop_writes windows)", ("4096+8/t1",), _FLAKEY),
+    Stack("dm-linear-mixed", "dm-linear over a PI and a non-PI namespace (mixed integrity capability)",
+          ("4096+8/t1", "4096+0"), _MIXED, audit="scan"),
+    Stack("dm-crypt-md", "dm-crypt AEAD with hmac-sha256 tags in 64-byte NVMe metadata (no dm-integrity)",
+          ("4096+64/t0", "4096+64/t1"), _CRYPT_MD, audit="none"),
+    Stack("md-raid0", "md raid0 (64 KiB chunks) over two PI namespaces", ("4096+8/t1", "4096+8/t1", "4096+0"),
+          _MD % ((0,) * 5), teardown=_MD_TEARDOWN, audit="scan"),
+    Stack("md-raid1", "md raid1 over two PI namespaces", ("4096+8/t1", "4096+8/t1", "4096+0"),
+          _MD % ((1,) * 5), teardown=_MD_TEARDOWN, audit="scan"),
+    Stack("small-lbs", "512-byte logical blocks over a 4096+8 PI namespace (dm-ebs, or loop --sector-size 512)",
+          ("4096+8/t1",), _SMALL, teardown="/usr/bin/losetup -D 2>/dev/null; dmsetup remove_all 2>/dev/null; true",
+          audit="scan"),
 ]}
 
 DEFAULT = [s.name for s in STACKS.values() if "default" in s.tags]
@@ -301,5 +407,5 @@ def script(stack: Stack | str) -> str:
     """Guest shell that defines STACK_NAME, the helpers, and stack_build / stack_teardown."""
     st = get(stack) if isinstance(stack, str) else stack
     return (f"STACK_NAME={st.name}\nexport STACK_AUDIT={st.audit}\n" + COMMON +
-            "stack_build() {\n" + st.build + "\npf_record\n}\n" +
+            "stack_build() {\n" + st.build + "\npf_record || true   # no dm table to record (md, loop) is not a failure\n}\n" +
             "stack_teardown() {\n" + st.teardown + "\n}\n")

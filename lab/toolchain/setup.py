@@ -33,7 +33,7 @@ PACKAGES = {
     # lab
     "qemu-system-x86": "lab guests", "qemu-utils": "lab images", "busybox-static": "guest userland",
     "nvme-cli": "guest + host NVMe tool", "cryptsetup-bin": "dm-crypt/dm-integrity stacks",
-    "dmsetup": "dm stacks", "cpio": "initramfs", "xz-utils": "kernel modules", "zstd": "kernel packages",
+    "dmsetup": "dm stacks", "mdadm": "md raid stacks (guest)", "cpio": "initramfs", "xz-utils": "kernel modules", "zstd": "kernel packages",
     "kmod": "modules", "file": "binary checks",
     # analysis
     "python3-matplotlib": "plots", "python3-numpy": "statistics", "python3-pytest": "python tests",

@@ -294,3 +294,47 @@ TEST(OptionTable, DefaultsAndConversion) {
     c.pi_inject = "guard:2";
     EXPECT_FALSE(options_from_c(c).ok());
 }
+
+// pi_seed (io_uring PI ref-tag seed) and pi_md_offset (unaligned metadata
+// buffers): where they apply, and the errors elsewhere.
+TEST(Geometry, SeedAndMetadataOffset) {
+    uint32_t md = 0;
+    EngineOptions o = host_pi();
+    o.pi_seed_set = true;
+    o.pi_seed = 0x12345678;
+    Error e = check_geometry("/dev/ng0n1", geo("4096+8/t1"), o, shape(4096), &md);
+    ASSERT_TRUE(e);   // passthrough: the device checks ref = LBA, nobody remaps
+    EXPECT_NE(e.msg.find("pi_mode=uring-pi"), std::string::npos) << e.msg;
+    EXPECT_NE(e.msg.find("drop pi_seed"), std::string::npos) << e.msg;
+    Geometry g = geo("4096+8/t1");
+    g.seedable = true;
+    EXPECT_FALSE(check_geometry("/dev/nvme0n1", g, o, shape(4096), &md));
+    o.pi_seed = 1ull << 32;   // past the 32-bit ref tag of a 16b guard
+    e = check_geometry("/dev/nvme0n1", g, o, shape(4096), &md);
+    ASSERT_TRUE(e);
+    EXPECT_NE(e.msg.find("32-bit reference tag"), std::string::npos) << e.msg;
+    Geometry g2 = geo("4096+8/t2");
+    g2.seedable = true;
+    o.pi_seed = 1;
+    e = check_geometry("/dev/nvme0n1", g2, o, shape(4096), &md);
+    ASSERT_TRUE(e);
+    EXPECT_NE(e.msg.find("use pi_reftag"), std::string::npos) << e.msg;
+
+    o = host_pi();
+    o.pi_md_offset = 511;
+    EXPECT_FALSE(check_geometry("ng", geo("4096+8/t1"), o, shape(4096), &md));
+    o.pi_md_offset = 4096;
+    e = check_geometry("ng", geo("4096+8/t1"), o, shape(4096), &md);
+    ASSERT_TRUE(e);
+    EXPECT_NE(e.msg.find("use 0..4095"), std::string::npos) << e.msg;
+}
+
+TEST(Geometry, RefSeedOffset) {
+    auto f1 = parse_format("4096+8/t1");
+    ASSERT_TRUE(f1.ok());
+    EXPECT_EQ(ref_seed(f1.value, 10, 0, 0xffffff80), 0xffffff8aull);
+    EXPECT_EQ(ref_seed(f1.value, 0x90, 0, 0xffffff80), 0x10ull);   // wraps at 32 bits
+    auto f2 = parse_format("4096+8/t2");
+    ASSERT_TRUE(f2.ok());
+    EXPECT_EQ(ref_seed(f2.value, 10, 100, 0xffffff80), 110ull);   // type 2: pi_reftag, not the offset
+}

@@ -23,7 +23,10 @@ the bottom namespace verifies; none: no PI below). dm-linear also checks the
 remapping (blocks written through segment 2 found at their physical LBAs with
 ref tag = physical LBA); dm-flakey runs error and drop_writes windows. Extra
 cases: uring-pi / uring-pi-dm-linear (userspace PI through io_uring
-attributes, Linux 6.14+), badinput (clear errors for wrong use), zeropage
+attributes, Linux 6.14+), the 2025-2026 integrity paths (dm-linear-mixed,
+dm-crypt-md and dm-integrity-inline-tamper with a tampered-tag read, md-raid0 /
+md-raid1, uring-pi-sweep over metadata-buffer offsets x ref-tag seeds,
+small-lbs; tests/stack/README.md), badinput (clear errors for wrong use), zeropage
 (kernel canary, last: passthrough reads into never-written buffers must not
 write the shared zero page — Debian 6.12.117 does; ctest expects that failure
 there: WILL_FAIL).
@@ -73,6 +76,18 @@ audit_ok() {
   if [ $n -ge 1 ] && [ $b -eq 0 ] && [ $c -ge ${2:-$((SZ / 4096))} ]; then ok "$1 engine pi_audit: $c blocks checked at their physical LBAs, 0 bad"
   else bad "$1 engine pi_audit: $n line(s), $b not clean, $c blocks checked:"; grep -h "pifio: pi_audit\|^pifio: .*lba" $R/$1.log | head -8 | sed 's/^/    /'; fi
 }
+# The integrity profile the top advertises ("none" when it has none).
+top_integrity() {
+  d=$(basename $(readlink -f $STACK_TOP))
+  f=$(cat /sys/block/$d/integrity/format 2>/dev/null); echo ${f:-none}
+}
+# fio's error for a failed read, by errno name.
+err_name() {
+  if grep -q "err=84\|Invalid or incomplete multibyte\|EILSEQ" $1; then echo EILSEQ
+  elif grep -q "err=74\|Bad message\|EBADMSG" $1; then echo EBADMSG
+  elif grep -q "err= *5\b\|Input/output error\|EIO" $1; then echo EIO
+  else echo "no error"; fi
+}
 stack_build || exit $?
 echo "stack: $STACK_NAME top=$STACK_TOP bytes=$STACK_BYTES audit=$STACK_AUDIT pi: $STACK_PI"
 SZ=$((MIB * 1048576)); [ $SZ -gt $((STACK_BYTES / 2 * 2)) ] && SZ=$((STACK_BYTES / 1048576 / 2 * 1048576))
@@ -92,18 +107,25 @@ fi
 if [ "$STACK_AUDIT" = map ]; then
   audit_ok rw
 fi
+[ -z "${STACK_SYNC:-}" ] || eval "$STACK_SYNC"
 case $STACK_AUDIT in
 map)
   if pifio-audit check --top $STACK_TOP --ng $STACK_AUDIT_NG --format $STACK_AUDIT_FMT --range 0:$SZ --max 8 > $R/check.txt 2>&1
   then ok "pifio-audit check: $(tail -1 $R/check.txt)"
   else bad "pifio-audit check:"; tail -10 $R/check.txt | sed 's/^/    /'; fi ;;
 scan)
-  pifio-audit scan --ng $STACK_AUDIT_NG --format $STACK_AUDIT_FMT --max 8 > $R/scan.txt 2>&1; rc=$?
-  w=$(sed -n 's/.*blocks=\([0-9]*\).*unwritten=\([0-9]*\).*/\1 \2/p' $R/scan.txt | tail -1)
-  set -- ${w:-0 0}
-  if [ $rc -ne 0 ]; then bad "pifio-audit scan:"; tail -10 $R/scan.txt | sed 's/^/    /'
-  elif [ $(( $1 - $2 )) -lt $((SZ / 4096)) ]; then bad "pifio-audit scan saw $(( $1 - $2 )) written blocks, want >= $((SZ / 4096))"
-  else ok "pifio-audit scan: $(tail -1 $R/scan.txt)"; fi ;;
+  # Every bottom namespace (comma list); together they hold >= SZ of written blocks.
+  : > $R/scan.txt; src=0; tw=0; i=1
+  for ng in $(echo $STACK_AUDIT_NG | tr , ' '); do
+    f=$(echo $STACK_AUDIT_FMT | cut -d, -f$i); i=$((i + 1))
+    pifio-audit scan --ng $ng --format $f --max 8 > $R/scan1.txt 2>&1 || src=1
+    cat $R/scan1.txt >> $R/scan.txt
+    w=$(sed -n 's/.*blocks=\([0-9]*\).*unwritten=\([0-9]*\).*/\1 \2/p' $R/scan1.txt | tail -1)
+    set -- ${w:-0 0}; tw=$((tw + $1 - $2))
+  done
+  if [ $src -ne 0 ]; then bad "pifio-audit scan:"; tail -10 $R/scan.txt | sed 's/^/    /'
+  elif [ $tw -lt $((SZ / 4096)) ]; then bad "pifio-audit scan saw $tw written blocks, want >= $((SZ / 4096))"
+  else ok "pifio-audit scan: $tw written blocks verify on $STACK_AUDIT_NG: $(grep -h "blocks=" $R/scan.txt | tr '\n' ' ')"; fi ;;
 none) echo "note audit: no PI under $STACK_NAME" ;;
 esac
 '''
@@ -176,6 +198,186 @@ if pfio upibad --filename=$STACK_TOP --rw=read --bs=256k --size=1M --iodepth=1 -
 else ok "uring-pi read with the wrong app tag fails: $(grep -m1 "^pifio" $R/upibad.log)"; fi
 '''
 
+# Mixed capability: the top advertises no integrity (677e332e4885); I/O
+# across both segments works; auto-PI protected segment 1 (the PI namespace:
+# dm byte 0 = its LBA 0, so the blocks written there verify at LBA 0.. with
+# ref tag = LBA, and the non-PI segment takes I/O too).
+MIXED = r'''
+t=$(top_integrity)
+if [ "$t" = none ]; then ok "mixed: $STACK_TOP advertises no integrity (integrity/format none) over $(pf_fmt 1) + $(pf_fmt 2)"
+else bad "mixed: $STACK_TOP advertises integrity '$t' though segment 2 ($(pf_fmt 2)) has none (fixed upstream by 677e332e4885)"; fi
+X=$((STACK_SEG2_DM - (4 << 20)))
+if pfio across --filename=$STACK_TOP --rw=write --bs=256k --offset=$X --size=8M --iodepth=2 \
+     --verify=crc32c --do_verify=1 --verify_fatal=1; then
+  ok "mixed: 8 MiB write+verify across the PI/non-PI boundary (dm byte $X..)"
+else bad "mixed: write+verify across the segment boundary exited $rc"; fi
+[ -z "${STACK_SYNC:-}" ] || eval "$STACK_SYNC"
+N=$((SZ / 4096))
+pifio-audit scan --ng $(pf_ng 1) --format $(pf_fmt 1) --lba 0 --count $N --max 4 > $R/mixseg.txt 2>&1
+if grep -q "blocks=$N bad=0 unwritten=0 " $R/mixseg.txt
+then ok "mixed: segment 1 = $(pf_ng 1) LBA 0..$((N - 1)): every block written through the top carries valid PI (ref = LBA)"
+else bad "mixed: segment 1's PI:"; sed 's/^/    /' $R/mixseg.txt; fi
+'''
+
+# Tampered tag: flip the first 4 metadata bytes of one written block below
+# the dm device (NVMe passthrough read + write of data and metadata); a read
+# of that block through the stack must fail (EILSEQ/EIO/EBADMSG, by name),
+# a neighbour must still read clean. The physical LBA is dm block B + shift,
+# the shift found by comparing data when the stack stores plaintext.
+TAMPER = r'''
+TB=16; NS=$STACK_TAMPER_NS; MS=$STACK_TAMPER_MS; P=""
+pfio tw --filename=$STACK_TOP --rw=write --bs=64k --size=256k --iodepth=1 || bad "tamper: cannot write blocks 0..63 (rc=$rc)"
+dd if=$STACK_TOP of=$R/top.blk bs=4096 skip=$TB count=1 iflag=direct 2>/dev/null
+for sh in $STACK_TAMPER_SHIFTS; do
+  nvme read $NS --start-block=$((TB + sh)) --block-count=0 --data-size=4096 --metadata-size=$MS \
+    --data=$R/t.data --metadata=$R/t.md > $R/tread.log 2>&1 || continue
+  if [ "$STACK_TAMPER_SHIFTS" = 0 ] || cmp -s $R/t.data $R/top.blk; then P=$((TB + sh)); break; fi
+done
+if [ -z "$P" ]; then bad "tamper: dm block $TB not found on $NS (shifts $STACK_TAMPER_SHIFTS):"; sed 's/^/    /' $R/tread.log
+else
+  cp $R/t.md $R/t.md.orig
+  o=$(dd if=$R/t.md bs=1 count=4 2>/dev/null | od -An -tx1 | tr -d ' ')
+  pat='\336\255\276\357'; [ "$o" = deadbeef ] && pat='\001\002\003\004'
+  printf "$pat" | dd of=$R/t.md bs=1 count=4 conv=notrunc 2>/dev/null
+  if nvme write $NS --start-block=$P --block-count=0 --data-size=4096 --metadata-size=$MS \
+       --data=$R/t.data --metadata=$R/t.md > $R/twrite.log 2>&1; then
+    pfio tbad --filename=$STACK_TOP --rw=read --bs=4k --offset=$((TB * 4096)) --size=4k --iodepth=1
+    e=$(err_name $R/tbad.log)
+    if [ $rc -ne 0 ] && [ "$e" != "no error" ]; then ok "tamper: metadata of LBA $P flipped ($o -> $(od -An -tx1 -N4 $R/t.md | tr -d ' ')): read of dm block $TB fails with $e"
+    else bad "tamper: read of the tampered block exited $rc ($e)"; tail -4 $R/tbad.log | sed 's/^/    /'; fi
+    if pfio tgood --filename=$STACK_TOP --rw=read --bs=4k --offset=$(((TB + 1) * 4096)) --size=4k --iodepth=1
+    then ok "tamper: the neighbouring block $((TB + 1)) still reads clean"
+    else bad "tamper: the untouched neighbour $((TB + 1)) fails too (rc=$rc)"; fi
+    nvme write $NS --start-block=$P --block-count=0 --data-size=4096 --metadata-size=$MS \
+      --data=$R/t.data --metadata=$R/t.md.orig > /dev/null 2>&1
+    if pfio tback --filename=$STACK_TOP --rw=read --bs=4k --offset=$((TB * 4096)) --size=4k --iodepth=1
+    then ok "tamper: the original metadata written back: block $TB reads again"
+    else bad "tamper: block $TB still fails with the original metadata restored (rc=$rc)"; fi
+  else bad "tamper: nvme write of LBA $P failed:"; sed 's/^/    /' $R/twrite.log; fi
+fi
+'''
+
+# dm-crypt over NVMe metadata: what the kernel did with the same table on a
+# PI namespace (refused: csum_type must be NONE), and the top's profile.
+CRYPTMD = r'''
+case "$STACK_CRYPT_MD_PI" in
+  refused*"Integrity profile not supported"*) ok "crypt-md: the table on a PI namespace is $STACK_CRYPT_MD_PI" ;;
+  *) bad "crypt-md: the table on a PI namespace: $STACK_CRYPT_MD_PI (want refused: integrity profile with a PI checksum)" ;;
+esac
+echo "note crypt-md: $STACK_TOP integrity/format: $(top_integrity); $(dmsetup table $(basename $STACK_TOP) | awk '{print $4, $NF, $(NF-1)}')"
+'''
+
+# md: the profile at the top; writes through md land where the raid
+# geometry says (raid0 chunk k -> member k%2 at (k/2)*chunk + data offset;
+# raid1 both members, same offset) with ref tag = the member's LBA; and an
+# array of a PI and a non-PI member is refused or carries no integrity.
+MDCHK = r'''
+t=$(top_integrity); m1=$(pf_fmt 1)
+case "$t" in T10-DIF-TYPE1-CRC*) ok "md: /dev/md0 integrity/format $t (members $m1)" ;;
+  *) bad "md: /dev/md0 integrity/format '$t', want the members' T10-DIF-TYPE1-CRC" ;; esac
+CH=65536; K=$(( (SZ + CH - 1) / CH + 1 ))     # a chunk index never written before (odd for raid0)
+[ $((K % 2)) = 1 ] || K=$((K + 1))
+if pfio mdmap --filename=/dev/md0 --rw=write --bs=64k --offset=$((K * CH)) --size=$CH --iodepth=1; then
+  for r in 0 1; do
+    d=$(basename $(readlink -f /sys/block/md0/md/rd$r/block)); eval "DEV$r=$d"
+    eval "OFF$r=$(cat /sys/block/md0/md/rd$r/offset)"
+  done
+  if [ $STACK_MD_LEVEL = 0 ]; then want="rd1"; mo=$(( (K / 2) * CH )); else want="rd0 rd1"; mo=$((K * CH)); fi
+  good=1; msg=""
+  for r in 0 1; do
+    eval d=\$DEV$r; eval o=\$OFF$r
+    L=$(( (o * 512 + mo) / 4096 ))
+    pifio-audit scan --ng /dev/$(echo $d | sed 's/nvme/ng/') --format $m1 --lba $L --count 16 --max 2 > $R/md$r.txt 2>&1
+    case " $want " in *" rd$r "*) exp="blocks=16 bad=0 unwritten=0 " ;; *) exp="blocks=16 bad=0 unwritten=16 " ;; esac
+    grep -q "$exp" $R/md$r.txt || { good=0; sed 's/^/    /' $R/md$r.txt; }
+    msg="$msg rd$r=$d@LBA$L:$(grep -o 'unwritten=[0-9]*' $R/md$r.txt)"
+  done
+  if [ $good = 1 ]; then ok "md map: md chunk $K written with ref tags = member LBAs where raid$STACK_MD_LEVEL puts it ($msg)"
+  else bad "md map: chunk $K not where raid$STACK_MD_LEVEL puts it ($msg)"; fi
+else bad "md map: write of chunk $K exited $rc"; fi
+# Incompatible profiles: a PI and a non-PI member (md0 stopped first: its members are busy).
+# Debian 6.1.176 (raid0 and raid1): the pair is refused ("pers->run() failed")
+# and md_run's error path then frees the personality's conf a second time
+# (kernel BUG at mm/slub.c:419 in raid0_free / raid1_free: the guest panics),
+# so the attempt is skipped there, with that reason.
+md_incompat() {
+mdadm --stop /dev/md0 > /dev/null 2>&1
+mdadm --zero-superblock $(pf_blk 1) > /dev/null 2>&1
+dmesg -c > /dev/null 2>&1
+mdadm --create /dev/md1 --run --assume-clean --metadata=1.0 --level=$STACK_MD_LEVEL $MDCHUNK --raid-devices=2 \
+  $(pf_blk 1) $STACK_MD_BAD > $R/mdbad.log 2>&1; mrc=$?
+kmsg=$(dmesg | grep -i "integrity\|md1" | grep -v "^$" | tail -2 | sed 's/^\[[^]]*\] //' | tr '\n' ';')
+if [ $mrc -ne 0 ] || [ ! -e /sys/block/md1/md/array_state ] || [ "$(cat /sys/block/md1/md/array_state 2>/dev/null)" = inactive ]; then
+  ok "md incompatible: raid$STACK_MD_LEVEL of $(pf_fmt 1) + $(pf_fmt 3) refused (mdadm exit $mrc: $(grep -m1 "mdadm:" $R/mdbad.log)); kernel: $kmsg"
+else
+  t=$(cat /sys/block/md1/integrity/format 2>/dev/null); t=${t:-none}
+  if [ "$t" = none ]; then ok "md incompatible: raid$STACK_MD_LEVEL of $(pf_fmt 1) + $(pf_fmt 3) assembled with integrity dropped (format none); kernel: $kmsg"
+  else bad "md incompatible: raid$STACK_MD_LEVEL of $(pf_fmt 1) + $(pf_fmt 3) advertises integrity '$t'"; fi
+  if pfio mdbad --filename=/dev/md1 --rw=write --bs=64k --size=1M --iodepth=1 --verify=crc32c --do_verify=1 --verify_fatal=1
+  then ok "md incompatible: I/O through the profile-less array works"
+  else bad "md incompatible: write+verify through /dev/md1 exited $rc"; fi
+fi
+mdadm --stop /dev/md1 > /dev/null 2>&1
+}
+case "$STACK_MD_LEVEL:$(uname -r)" in
+*:6.1.*) echo "skip md incompatible: raid$STACK_MD_LEVEL of PI + non-PI members on $(uname -r) panics the kernel (kernel BUG at mm/slub.c:419: double free in raid${STACK_MD_LEVEL}_free from md_run after the array is refused; found by this case)" ;;
+*) md_incompat ;;
+esac
+'''
+
+# 512-byte logical blocks over a 4 KiB PI namespace.
+SMALL = r'''
+d=$(basename $(readlink -f $STACK_TOP))
+lbs=$(cat /sys/block/$d/queue/logical_block_size); t=$(top_integrity)
+echo "note small-lbs: $STACK_EBS"
+if [ "$lbs" = 512 ]; then ok "small-lbs: $STACK_TOP logical_block_size 512 over $(pf_fmt 1); integrity/format $t"
+else bad "small-lbs: $STACK_TOP logical_block_size $lbs, want 512"; fi
+[ "$t" = none ] || bad "small-lbs: $STACK_TOP advertises integrity '$t' over 512-byte blocks of a 4096-byte PI format"
+OFF=$((SZ + (1 << 20)))
+if pfio s512 --filename=$STACK_TOP --rw=randwrite --bs=512 --offset=$OFF --size=256k --iodepth=4 \
+     --verify=crc32c --do_verify=1 --verify_fatal=1; then
+  eval "$STACK_SYNC"
+  L=$((OFF / 4096)); N=$((256 * 1024 / 4096))
+  pifio-audit scan --ng $(pf_ng 1) --format $(pf_fmt 1) --lba $L --count $N --max 4 > $R/s512.txt 2>&1
+  if grep -q "blocks=$N bad=0 unwritten=0 " $R/s512.txt
+  then ok "small-lbs: 512-byte random writes verify; the $N 4 KiB blocks below carry valid PI after writeback (read-modify-write in the page cache)"
+  else bad "small-lbs: PI below the 512-byte writes:"; sed 's/^/    /' $R/s512.txt; fi
+else bad "small-lbs: 512-byte write+verify exited $rc"; fi
+'''
+
+# io_uring PI attributes with metadata buffers at unaligned offsets (the
+# kernel bounces what the queue's dma alignment cannot map) x ref-tag seeds
+# (the kernel remaps seed + i to the LBA on write and back on read): every
+# combination writes + read-verifies in userspace, the media carries ref =
+# LBA (pi_audit), and a seed past 2^32 - 256 wraps. Canary: a corrupted ref
+# tag from an unaligned buffer must be caught.
+SWEEP = r'''
+OFFS="0 1 7 8 63 511"; SEEDS="0 1 0x12345678 0xffffff80"
+ngood=0; nbad=0; i=0
+for o in $OFFS; do
+  for sd in $SEEDS; do
+    i=$((i + 1)); off=$((i * (1 << 20)))
+    if pfio sw$i --filename=$STACK_TOP --rw=write --bs=128k --offset=$off --size=512k --iodepth=2 --pi_mode=uring-pi \
+         --pi_act=0 --pi_chk=GUARD,REFTAG,APPTAG --pi_md_offset=$o --pi_seed=$sd --verify=crc32c --do_verify=1 \
+         --verify_fatal=1 --pi_audit=$STACK_AUDIT_NG --pi_report=$R/sw$i.json \
+       && [ "$(sed -n 's/.*"blocks_verified": \([0-9]*\).*/\1/p' $R/sw$i.json | head -1)" -ge 128 ] \
+       && grep -q "pifio: pi_audit .* 128 blocks written and checked.* 0 bad" $R/sw$i.log; then ngood=$((ngood + 1))
+    else nbad=$((nbad + 1)); echo "FAIL sweep: md offset $o seed $sd (rc=$rc):"; fail=1; tail -4 $R/sw$i.log | sed 's/^/    /'; fi
+  done
+done
+[ $nbad = 0 ] && ok "sweep: $ngood combinations (md offsets $OFFS x seeds $SEEDS): 512 KiB write+verify each, PI verified by the engine, media ref = LBA"
+# The seed is virtual: written with one, read back with another.
+if pfio swx --filename=$STACK_TOP --rw=read --bs=128k --offset=$((1 << 20)) --size=512k --iodepth=2 --pi_mode=uring-pi \
+     --pi_act=0 --pi_chk=GUARD,REFTAG,APPTAG --pi_seed=0x777 --pi_md_offset=7
+then ok "sweep: blocks written with seed 0 read back under seed 0x777 (the kernel remaps both ways)"
+else bad "sweep: read under another seed exited $rc"; fi
+# Canary: wrong ref tags from an unaligned (bounced) buffer.
+if pfio swbad --filename=$STACK_TOP --rw=write --bs=128k --offset=$(((i + 2) << 20)) --size=256k --iodepth=1 \
+     --pi_mode=uring-pi --pi_act=0 --pi_chk=GUARD,REFTAG,APPTAG --pi_md_offset=7 --pi_seed=0x1000 --pi_inject=reftag:1
+then bad "sweep canary: writes with corrupted ref tags (md offset 7) succeeded"
+else ok "sweep canary: corrupted ref tags from a bounced metadata buffer are refused ($(err_name $R/swbad.log))"; fi
+'''
+
 BADINPUT = r'''
 set -u
 R=$PWD
@@ -231,7 +433,8 @@ class Case:
     timeout: int = 300              # guest seconds for this case
 
 
-_CHECKS = {"DATA": DATA, "REMAP": REMAP, "FLAKEY": FLAKEY, "URING": URING}
+_CHECKS = {"DATA": DATA, "REMAP": REMAP, "FLAKEY": FLAKEY, "URING": URING, "MIXED": MIXED, "TAMPER": TAMPER,
+           "CRYPTMD": CRYPTMD, "MDCHK": MDCHK, "SMALL": SMALL, "SWEEP": SWEEP}
 
 CASES: dict[str, Case] = {c.name: c for c in [
     Case("plain", "plain"),
@@ -246,6 +449,13 @@ CASES: dict[str, Case] = {c.name: c for c in [
     Case("dm-flakey", "dm-flakey", ("DATA", "FLAKEY")),
     Case("uring-pi", "plain", ("URING",), needs_uring_pi=True),
     Case("uring-pi-dm-linear", "dm-linear", ("URING",), needs_uring_pi=True),
+    Case("dm-linear-mixed", "dm-linear-mixed", ("DATA", "MIXED")),
+    Case("dm-crypt-md", "dm-crypt-md", ("DATA", "CRYPTMD", "TAMPER")),
+    Case("dm-integrity-inline-tamper", "dm-integrity-inline", ("TAMPER",)),
+    Case("md-raid0", "md-raid0", ("DATA", "MDCHK")),
+    Case("md-raid1", "md-raid1", ("DATA", "MDCHK")),
+    Case("uring-pi-sweep", "plain", ("SWEEP",), needs_uring_pi=True),
+    Case("small-lbs", "small-lbs", ("DATA", "SMALL")),
     Case("badinput", None, namespaces=("4096+8/t1", "4096+0"), timeout=120, script=BADINPUT),
     Case("zeropage", None, namespaces=("4096+8/t1",), timeout=120, script=ZEROPAGE),   # keep last
 ]}
@@ -270,7 +480,19 @@ def case_script(c: Case, nsb: int, mib: int, uring_pi: int) -> str:
     return head + stacks.script(c.stack) + PRELUDE + "".join(_CHECKS[k] for k in c.checks) + FINISH
 
 
+# Guest tools some stacks need beyond the base archive's (guest path, host path).
+EXTRA_TOOLS = {"mdadm": ("/usr/bin/mdadm", Path("/usr/sbin/mdadm")),
+               "losetup": ("/usr/bin/losetup", Path("/usr/sbin/losetup"))}
+
+
+def case_tools(c: Case) -> list[str]:
+    return [b for b in stacks.get(c.stack).requires.get("binaries", []) if b in EXTRA_TOOLS] if c.stack else []
+
+
 def host_skip(c: Case, k) -> str | None:
+    for t in case_tools(c):
+        if not EXTRA_TOOLS[t][1].exists():
+            return f"{EXTRA_TOOLS[t][1]} is not installed on the host (./pifio setup installs Debian's {t})"
     if c.needs_uring_pi and kernel_version(k.release) < (6, 14):
         return f"kernel {k.release} has no io_uring PI attributes (IORING_RW_ATTR_FLAG_PI, Linux 6.14+)"
     if c.stack:
@@ -299,6 +521,8 @@ for c in $PF_CASES; do
     cryptsetup close $d 2>/dev/null || dmsetup remove --force $d 2>/dev/null
   done
   dmsetup remove_all --force 2>/dev/null
+  for m in /dev/md*; do [ -b $m ] && mdadm --stop $m > /dev/null 2>&1; done
+  [ -x /usr/bin/losetup ] && /usr/bin/losetup -D 2>/dev/null
   cd /results
 done
 '''
@@ -361,6 +585,7 @@ def run_kernel(build_dir: Path, kernel: str, names: list[str], mib: int, out: Pa
             run.append(c)
 
     namespaces, files, mods, env = [], {}, [], {"PIFIO_STACK_ENGINE": GUEST_ENGINE}
+    tools = sorted({EXTRA_TOOLS[t] for c in run for t in case_tools(c)})
     for c in run:
         nsb = len(namespaces)
         for spec, size in case_namespaces(c):
@@ -379,7 +604,7 @@ def run_kernel(build_dir: Path, kernel: str, names: list[str], mib: int, out: Pa
     if run:
         budget = timeout or (120 + sum(c.timeout for c in run))
         r = guest.boot_and_run(k, namespaces, script=DRIVER, files=files, modules=mods, timeout=budget,
-                               binaries=[(GUEST_ENGINE, eng), ("/usr/bin/pifio-audit", aud)], env=env,
+                               binaries=[(GUEST_ENGINE, eng), ("/usr/bin/pifio-audit", aud)] + tools, env=env,
                                on_line=lambda ln: print(ln, flush=True) if "PIFIO-JOB stack" in ln else None)
         for c in run:
             results[c.name] = verdict(r.results_dir / c.name)

@@ -132,6 +132,11 @@ inline uint64_t ref_mask(const Format& f) { return f.guard == Guard::g16 ? 0xfff
 inline uint64_t ref_seed(const Format& f, uint64_t lba, uint64_t type2_base = 0) {
     return (f.pi_type == 2 ? type2_base + lba : lba) & ref_mask(f);
 }
+// The same with a seed offset for types 1/3 (pi_seed on the io_uring PI path,
+// where the kernel remaps the ref tags it is given to the physical LBA).
+inline uint64_t ref_seed(const Format& f, uint64_t lba, uint64_t type2_base, uint64_t offset) {
+    return (f.pi_type == 2 ? type2_base + lba : lba + offset) & ref_mask(f);
+}
 
 // Fill the PI tuple of every block (data: nblocks * data_stride bytes;
 // md: nblocks * md_stride bytes, ignored when extended). Metadata bytes
