@@ -249,12 +249,14 @@ bool verify_t(const PiContext& ctx, const uint8_t* data, const uint8_t* md, cons
         const Geometry geo(ctx.fast);
         const FastCheck<T> fc(ctx.fast);
         typename T::guard_t g[kMultiMax] = {};
+        // Block i's metadata: one pointer stepped by the layout's stride.
+        const size_t mstep = geo.ext ? geo.ds : geo.mstride;
+        const uint8_t* m = geo.md_of(data, md, 0);
         for (uint32_t i = 0; i < span.nblocks; i += kMultiMax) {
             const unsigned n = std::min<uint32_t>(kMultiMax, span.nblocks - i);
             if (fc.guard) guards<T>(k, data + i * geo.ds, geo, n, g);
-            for (unsigned j = 0; j < n; ++j)
-                if (check_block<T>(ctx, fc, geo, k, geo.md_of(data, md, i + j), g[j], i + j, span, st, out, max_out) &&
-                    stop_at_first)
+            for (unsigned j = 0; j < n; ++j, m += mstep)
+                if (check_block<T>(ctx, fc, geo, k, m, g[j], i + j, span, st, out, max_out) && stop_at_first)
                     goto done;
         }
     }
