@@ -119,6 +119,8 @@ struct Geometry {
           contig(f.data_size + (f.layout == Layout::ext ? f.pi_offset() : 0)),
           chain(f.layout == Layout::ext ? 0 : f.pi_offset()),
           ext(f.layout == Layout::ext) {}
+    explicit Geometry(const PiFast& f)
+        : ds(f.ds), mstride(f.mstride), dsize(f.dsize), pi_off(f.pi_off), contig(f.contig), chain(f.chain), ext(f.ext) {}
 
     template <class P>
     P* md_of(P* data, P* md, size_t block) const {
@@ -145,15 +147,14 @@ void generate_t(const PiContext& ctx, uint8_t* data, uint8_t* md, const Span& sp
     const CrcKernels& k = detail::kernels();
     if (span.nblocks == 1) {
         // A lone block: the CRC call first, with little live across it.
-        const uint32_t contig = ctx.fmt.data_size + (ctx.fmt.layout == Layout::ext ? ctx.fmt.pi_offset() : 0);
-        typename T::guard_t g = T::crc(k, 0, data, contig);
-        const Geometry geo(ctx.fmt);
+        typename T::guard_t g = T::crc(k, 0, data, ctx.fast.contig);
+        const Geometry geo(ctx.fast);
         uint8_t* m = geo.md_of(data, md, 0);
         if (geo.chain) g = T::crc(k, g, m, geo.chain);
         T::put(m + geo.pi_off, g, ctx.app_tag, span.ref & T::kRefMask);
         return;
     }
-    const Geometry geo(ctx.fmt);
+    const Geometry geo(ctx.fast);
     typename T::guard_t g[kMultiMax];
     for (uint32_t i = 0; i < span.nblocks; i += kMultiMax) {
         const unsigned n = std::min<uint32_t>(kMultiMax, span.nblocks - i);
@@ -194,6 +195,9 @@ struct FastCheck {
         const uint16_t app_mask = (ctx.checks & CHK_APP) ? ctx.app_mask : 0;
         T::fast_masks(guard, app_mask, (ctx.checks & CHK_REF) && !type3, &gmask, &wmask);
     }
+    // As make_context() worked it out: loads, no branches.
+    explicit FastCheck(const PiFast& f)
+        : gmask(f.gmask), wmask(f.wmask), app_word(f.app_word), type3(f.type3), guard(f.guard) {}
 };
 
 // Out of the hot loop: some checked bit of block b differs. Works out which
@@ -237,21 +241,22 @@ bool verify_t(const PiContext& ctx, const uint8_t* data, const uint8_t* md, cons
     if (span.nblocks == 1) {
         // A lone block (the common 4 KiB I/O): the CRC call comes first, with
         // little live across it, then the checks.
-        const uint32_t contig = ctx.fmt.data_size + (ctx.fmt.layout == Layout::ext ? ctx.fmt.pi_offset() : 0);
-        const typename T::guard_t g = (ctx.checks & CHK_GUARD) ? T::crc(k, 0, data, contig) : 0;
-        const Geometry geo(ctx.fmt);
-        const FastCheck<T> fc(ctx);
+        const typename T::guard_t g = ctx.fast.guard ? T::crc(k, 0, data, ctx.fast.contig) : 0;
+        const Geometry geo(ctx.fast);
+        const FastCheck<T> fc(ctx.fast);
         check_block<T>(ctx, fc, geo, k, geo.md_of(data, md, 0), g, 0, span, st, out, max_out);
     } else {
-        const Geometry geo(ctx.fmt);
-        const FastCheck<T> fc(ctx);
+        const Geometry geo(ctx.fast);
+        const FastCheck<T> fc(ctx.fast);
         typename T::guard_t g[kMultiMax] = {};
+        // Block i's metadata: one pointer stepped by the layout's stride.
+        const size_t mstep = geo.ext ? geo.ds : geo.mstride;
+        const uint8_t* m = geo.md_of(data, md, 0);
         for (uint32_t i = 0; i < span.nblocks; i += kMultiMax) {
             const unsigned n = std::min<uint32_t>(kMultiMax, span.nblocks - i);
             if (fc.guard) guards<T>(k, data + i * geo.ds, geo, n, g);
-            for (unsigned j = 0; j < n; ++j)
-                if (check_block<T>(ctx, fc, geo, k, geo.md_of(data, md, i + j), g[j], i + j, span, st, out, max_out) &&
-                    stop_at_first)
+            for (unsigned j = 0; j < n; ++j, m += mstep)
+                if (check_block<T>(ctx, fc, geo, k, m, g[j], i + j, span, st, out, max_out) && stop_at_first)
                     goto done;
         }
     }
@@ -292,6 +297,24 @@ Result<PiContext> make_context(const Format& fmt, uint16_t app_tag, uint16_t app
     r.value.app_mask = app_mask;
     // Type 3 has no reference tag check (NVMe rejects PRCHK ref on type 3).
     r.value.checks = fmt.pi_type == 3 ? static_cast<uint8_t>(checks & ~CHK_REF) : checks;
+    const Geometry geo(fmt);
+    PiFast& f = r.value.fast;
+    f.ds = uint32_t(geo.ds);
+    f.mstride = uint32_t(geo.mstride);
+    f.dsize = geo.dsize;
+    f.pi_off = geo.pi_off;
+    f.contig = uint32_t(geo.contig);
+    f.chain = uint32_t(geo.chain);
+    f.ext = geo.ext;
+    auto masks = [&](auto fc) {
+        f.gmask = fc.gmask;
+        f.wmask = fc.wmask;
+        f.app_word = fc.app_word;
+        f.type3 = fc.type3;
+        f.guard = fc.guard;
+    };
+    if (fmt.guard == Guard::g16) masks(FastCheck<G16>(r.value));
+    else masks(FastCheck<G64>(r.value));
     return r;
 }
 

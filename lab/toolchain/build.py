@@ -43,7 +43,9 @@ def ctest(args) -> int:
 
 def benches(bench_filter: str = "", repetitions: int = 3) -> int:
     """PI core benchmarks -> results/bench/pi-core.json; then (unfiltered) the
-    host ring-overhead bench -> results/bench/ring-overhead.json."""
+    host ring-overhead bench -> results/bench/ring-overhead.json, its callgrind
+    count -> ring-callgrind.json and the in-memory target's pi_verify cost ->
+    mem-verify-cost.json."""
     out = RESULTS / "bench"
     out.mkdir(parents=True, exist_ok=True)
     exe = BUILD / "bin" / "pi_bench"
@@ -57,6 +59,13 @@ def benches(bench_filter: str = "", repetitions: int = 3) -> int:
     ring = ROOT / "bench" / "ring_overhead.py"
     if rc == 0 and ring.exists() and not bench_filter:
         rc = subprocess.run([sys.executable, str(ring), "--out", str(out / "ring-overhead.json")]).returncode
+    # Instructions per I/O of the same ring job (callgrind; repeatable on a
+    # busy host) and what pi_verify adds per I/O on the in-memory target.
+    for script, name in (("ring_callgrind.py", "ring-callgrind.json"), ("mem_verify_cost.py", "mem-verify-cost.json")):
+        path = ROOT / "bench" / script
+        if rc == 0 and path.exists() and not bench_filter:
+            r = subprocess.run([sys.executable, str(path), "--out", str(out / name)]).returncode
+            rc = 0 if r == 77 else r   # 77: cannot run here (said why)
     return rc
 
 

@@ -107,11 +107,28 @@ enum class Field : uint8_t { guard = 0, app = 1, ref = 2 };
 const char* field_name(Field f);   // "guard", "apptag", "reftag"
 
 // Validated once, taken const by hot loops.
+// What generate()/verify() would otherwise work out from the format and the
+// checks on every call: where a block's pieces are and the compare masks.
+// Filled by make_context(); not meant to be set by hand.
+struct PiFast {
+    uint32_t ds = 0;        // data stride
+    uint32_t mstride = 0;   // md stride (sep) or 0
+    uint32_t dsize = 0;
+    uint32_t pi_off = 0;
+    uint32_t contig = 0;    // guard bytes contiguous with the data
+    uint32_t chain = 0;     // guard bytes in the separate md buffer
+    bool ext = false;
+    bool type3 = false;
+    bool guard = false;     // the guard is checked
+    uint64_t gmask = 0, wmask = 0, app_word = 0;   // verify's masks over the tuple words
+};
+
 struct PiContext {
     Format fmt;
     uint16_t app_tag = 0;
     uint16_t app_mask = 0xffff;   // bits of the app tag that are checked
     uint8_t checks = CHK_ALL;     // which fields verify() checks
+    PiFast fast;                  // derived from the above by make_context()
 };
 Result<PiContext> make_context(const Format& fmt, uint16_t app_tag, uint16_t app_mask, uint8_t checks);
 
