@@ -385,7 +385,7 @@ int BlockBackend::recheck(char* why, size_t len) noexcept {
         return EMEDIUMTYPE;
     }
     snprintf(why, len,
-             "%s: device format changed under the job: %s at open, now %s; the engine's I/O no longer matches it, "
+             "%s: device format changed under the job: %s when probed, now %s; the engine's I/O no longer matches it, "
              "restart the job on the new format",
              path_.c_str(), print_, now);
     return EMEDIUMTYPE;

@@ -183,8 +183,8 @@ Error Engine::open(FileState& f, unsigned fileno, int* fd) {
     f.rep = &reports_[fileno];
     // The namespace may have been reformatted since the probe (fio runs
     // exec_prerun, other jobs... between its init and the first open).
-    if (f.changed || recheck(f)) {
-        Error e{EMEDIUMTYPE, std::string(f.rep->changed)};
+    if (f.changed || recheck(f, true)) {
+        Error e{EMEDIUMTYPE, std::string(f.rep->changed) + "; refused at open, nothing was written"};
         f.be->close();
         return e;
     }

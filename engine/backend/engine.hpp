@@ -86,7 +86,8 @@ private:
     void note_status(FileState& f, const Slot& s, const Completion& c) noexcept;
     void note_mismatch(FileState& f, const Mismatch& m) noexcept;
     void inject(FileState& f, const Io& io) noexcept;
-    bool recheck(FileState& f) noexcept;   // true when the format changed (logged once)
+    // True when the format changed; logged once unless `quiet` (the caller reports it).
+    bool recheck(FileState& f, bool quiet = false) noexcept;
     void log(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
 
     EngineOptions o_;

@@ -29,7 +29,7 @@ const char* errno_name(int e) noexcept {
 
 }  // namespace
 
-bool Engine::recheck(FileState& f) noexcept {
+bool Engine::recheck(FileState& f, bool quiet) noexcept {
     char why[sizeof f.rep->changed];
     why[0] = 0;
     const int err = f.be->recheck(why, sizeof why);
@@ -38,7 +38,7 @@ bool Engine::recheck(FileState& f) noexcept {
     f.changed = true;
     if (f.rep) snprintf(f.rep->changed, sizeof f.rep->changed, "%s", why);
     // Always logged (once per file), whatever the error-line budget.
-    log("pifio: %s; no further I/O is issued to it", why);
+    if (!quiet) log("pifio: %s; no further I/O is issued to it", why);
     return true;
 }
 

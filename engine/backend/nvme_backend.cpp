@@ -94,7 +94,7 @@ int NvmeBackend::recheck(char* why, size_t len) noexcept {
                          : "a format pifio cannot use (" + id.error.msg + ")";
         }
         snprintf(why, len,
-                 "%s: namespace format changed under the job: %s (LBA format %u, %llu blocks) at open, now %s; "
+                 "%s: namespace format changed under the job: %s (LBA format %u, %llu blocks) when probed, now %s; "
                  "the engine's commands no longer match it, restart the job on the new format",
                  path_.c_str(), fmt_at_open_.c_str(), unsigned(lbaf_), (unsigned long long)key_.nsze, is.c_str());
     } catch (...) {

@@ -106,7 +106,7 @@ CASES = [
 LAB_ROWS = [
     ("(namespace)", "reformatted by exec_prerun between the engine's probe and open (4096+8/t1 -> 4096+8, PI off)",
      "NVMe PI namespace (QEMU)", "refused at open: `namespace format changed under the job: 4096+8/t1 (LBA format 5, "
-     "N blocks) at open, now 4096+8 (...)`; nothing written — tests/engine/lab_fault_test.py (ctest engine_lab_fault)"),
+     "N blocks) when probed, now 4096+8/t0 (...)`; nothing written — tests/engine/lab_fault_test.py (ctest engine_lab_fault)"),
     ("(namespace)", "`nvme format` to 512+8/t1 while the job writes",
      "NVMe PI namespace (QEMU)", "the engine re-checks after a failed I/O and once a second, says what changed, issues "
      "nothing more and fio exits non-zero (also with continue_on_error) — tests/engine/lab_fault_test.py"),

@@ -274,7 +274,7 @@ def main() -> int:
     n = "fmt-prerun"
     out = c.out(n)
     c.check(c.rc(n) not in (0, None), f"{n}: fio exit {c.rc(n)}, want non-zero", out[-600:])
-    pat = r"namespace format changed under the job: 4096\+8/t1 \(LBA format 5, \d+ blocks\) at open, now 4096\+8/t0 "
+    pat = r"namespace format changed under the job: 4096\+8/t1 \(LBA format 5, \d+ blocks\) when probed, now 4096\+8/t0 "
     c.check(re.search(pat, out) is not None, f"{n}: no message naming both formats", out[-800:])
     p = r.results_dir / f"{n}.idns"
     idns = p.read_text(errors="replace") if p.exists() else ""
@@ -288,7 +288,7 @@ def main() -> int:
     events = (r.results_dir / f"{n}.events").read_text() if (r.results_dir / f"{n}.events").exists() else ""
     c.check("format rc=0" in events, f"{n}: nvme format failed in the guest", events)
     c.check(c.rc(n) not in (0, None, 124, 137), f"{n}: fio exit {c.rc(n)}, want a non-zero exit of its own", out[-600:])
-    pat = (r"namespace format changed under the job: 4096\+8/t1 \(LBA format 5, \d+ blocks\) at open, "
+    pat = (r"namespace format changed under the job: 4096\+8/t1 \(LBA format 5, \d+ blocks\) when probed, "
            r"now 512\+8/t1 \(LBA format 1, \d+ blocks\)")
     c.check(re.search(pat, out) is not None, f"{n}: no message naming both formats", out[-800:])
     c.check(len(re.findall(r"no further I/O is issued to it", out)) == 1, f"{n}: the change not logged exactly once",
