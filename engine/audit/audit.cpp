@@ -128,6 +128,54 @@ Result<std::string> table_via(int ctl, DevT dev) {
 
 }  // namespace
 
+// An md array as the table of the dm target that maps it the same way (sysfs
+// md/: level, chunk_size, raid_disks, rdN/{block,offset,size}): raid0 over
+// equal members = striped (one zone), raid1 = linear onto mirror rd0 (the
+// audit checks that mirror; the others hold the same LBAs). Anything else —
+// other levels, raid0 with unequal members (several zones) — is named.
+Result<std::string> md_table_text(DevT dev) {
+    Result<std::string> r;
+    const std::string md = sysblk(dev) + "/md/";
+    std::string level, chunk, disks, size;
+    if (!read_text(md + "level", &level) || !read_text(md + "raid_disks", &disks) ||
+        !read_text(sysblk(dev) + "/size", &size)) {
+        r.error = err(ENODEV, blk_name(dev) + ": cannot read its md/ attributes in sysfs");
+        return r;
+    }
+    const unsigned n = unsigned(strtoul(disks.c_str(), nullptr, 10));
+    std::string legs, first_size;
+    for (unsigned i = 0; i < n; i++) {
+        const std::string rd = md + "rd" + std::to_string(i) + "/";
+        std::string ddev, off, rsize;
+        if (!read_text(rd + "block/dev", &ddev) || !read_text(rd + "offset", &off) || !read_text(rd + "size", &rsize)) {
+            r.error = err(ENODEV, blk_name(dev) + ": member rd" + std::to_string(i) + " missing in sysfs (degraded array?)");
+            return r;
+        }
+        if (i == 0) first_size = rsize;
+        if (level == "raid0" && rsize != first_size) {
+            r.error = err(EOPNOTSUPP, blk_name(dev) + ": raid0 with members of different sizes (several zones), "
+                                      "which the audit cannot follow");
+            return r;
+        }
+        legs += " " + ddev + " " + off;
+        if (level == "raid1") break;   // mirror rd0
+    }
+    if (level == "raid0") {
+        if (!read_text(md + "chunk_size", &chunk)) {
+            r.error = err(ENODEV, blk_name(dev) + ": no md/chunk_size");
+            return r;
+        }
+        r.value = "0 " + size + " striped " + std::to_string(n) + " " +
+                  std::to_string(strtoull(chunk.c_str(), nullptr, 10) / 512) + legs + "\n";
+    } else if (level == "raid1") {
+        r.value = "0 " + size + " linear" + legs + "\n";
+    } else {
+        r.error = err(EOPNOTSUPP, blk_name(dev) + ": md " + level +
+                                  ", which the audit cannot follow (raid0 and raid1 only; use pifio-audit scan)");
+    }
+    return r;
+}
+
 KernelTables::~KernelTables() {
     if (ctl_ >= 0) ::close(ctl_);
 }
@@ -141,6 +189,22 @@ Result<const DmTable*> KernelTables::table(DevT dev) {
         return r;
     }
     struct stat st;
+    if (stat((sysblk(dev) + "/md").c_str(), &st) == 0) {   // md raid0/raid1: as its dm twin
+        auto text = md_table_text(dev);
+        if (!text.ok()) {
+            r.error = text.error;
+            return r;
+        }
+        auto t = parse_table(text.value);
+        if (!t.ok()) {
+            r.error = err(t.error.err, blk_name(dev) + " (" + dev.str() + ") md as '" + text.value + "': " + t.error.msg);
+            return r;
+        }
+        auto& slot = cache_[k];
+        slot = std::make_unique<DmTable>(std::move(t.value));
+        r.value = slot.get();
+        return r;
+    }
     if (stat((sysblk(dev) + "/dm").c_str(), &st) != 0) {   // not a dm device: a bottom
         r.value = nullptr;
         return r;

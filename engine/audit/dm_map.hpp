@@ -17,6 +17,8 @@
 //   delay   <dev> <offset> <delay> [...]
 // Targets it cannot follow (dm-integrity interleaves tags and a journal with
 // the data; zero/error have no device) are reported by name.
+// md arrays come in as the table of their dm twin (audit.cpp, from sysfs):
+// raid0 over equal members = striped, raid1 = linear onto mirror rd0.
 #pragma once
 
 #include <cstdint>

@@ -306,6 +306,9 @@ mdadm --create /dev/md0 --run --assume-clean --metadata=1.0 --level=%s $MDCHUNK 
   $(pf_blk 1) $(pf_blk 2) > /tmp/md.log 2>&1 || { cat /tmp/md.log; pf_fail "mdadm --create --level=%s"; }
 export STACK_TOP=/dev/md0 STACK_BYTES=$(( $(cat /sys/block/md0/size) * 512 ))
 export STACK_AUDIT_NG=$(pf_ng 1),$(pf_ng 2) STACK_AUDIT_FMT=$(pf_fmt 1),$(pf_fmt 2)
+# The audit maps md like dm (raid0 = striped, raid1 = linear onto mirror rd0,
+# the first member): raid1 audits that mirror; MDCHK checks both.
+[ %s = 1 ] && export STACK_AUDIT_NG=$(pf_ng 1) STACK_AUDIT_FMT=$(pf_fmt 1)
 export STACK_MD_LEVEL=%s STACK_MD_BAD=$(pf_blk 3)
 export STACK_PI="md raid%s stacks the members' integrity profile; the kernel generates PI at each member"
 '''
@@ -349,9 +352,9 @@ STACKS: dict[str, Stack] = {s.name: s for s in [
     Stack("dm-crypt-md", "dm-crypt AEAD with hmac-sha256 tags in 64-byte NVMe metadata (no dm-integrity)",
           ("4096+64/t0", "4096+64/t1"), _CRYPT_MD, audit="none"),
     Stack("md-raid0", "md raid0 (64 KiB chunks) over two PI namespaces", ("4096+8/t1", "4096+8/t1", "4096+0"),
-          _MD % ((0,) * 5), teardown=_MD_TEARDOWN, audit="scan"),
+          _MD % ((0,) * 6), teardown=_MD_TEARDOWN),
     Stack("md-raid1", "md raid1 over two PI namespaces", ("4096+8/t1", "4096+8/t1", "4096+0"),
-          _MD % ((1,) * 5), teardown=_MD_TEARDOWN, audit="scan"),
+          _MD % ((1,) * 6), teardown=_MD_TEARDOWN),
     Stack("small-lbs", "512-byte logical blocks over a 4096+8 PI namespace (dm-ebs, or loop --sector-size 512)",
           ("4096+8/t1",), _SMALL, teardown="/usr/bin/losetup -D 2>/dev/null; dmsetup remove_all 2>/dev/null; true",
           audit="scan"),
