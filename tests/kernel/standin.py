@@ -41,6 +41,13 @@ def state(tree: Path) -> dict:
             "index": git(tree, "write-tree")}
 
 
+def canary_patches(base: str) -> list:
+    """stacked-verify for `base`: the series itself (7.3 API), or its port in
+    kernel-patches/stacked-verify/<base>/ (6.12: bio_integrity_prep(bio))."""
+    port = K.series_patches("stacked-verify")[0].parent / base
+    return sorted(port.glob("*.patch")) if port.is_dir() else K.series_patches("stacked-verify")
+
+
 def standin(base: str = "7.3") -> tuple[Path, str, str, Path]:
     src = K.source_tree(base)
     tree = USERTREES / base
@@ -55,7 +62,7 @@ def standin(base: str = "7.3") -> tuple[Path, str, str, Path]:
     git(USERTREES, "clone", "-q", "--shared", "--no-checkout", str(src), str(tmp))
     git(tmp, "checkout", "-q", "-B", "main", "pristine")
     git(tmp, "tag", "-f", "pifio-a")
-    for p in K.series_patches("stacked-verify"):
+    for p in canary_patches(base):
         git(tmp, "am", "-q", "--keep-cr", str(p))
     git(tmp, "tag", "-f", "pifio-b")
     mbox.write_text(git(tmp, "format-patch", "--stdout", "pifio-a..pifio-b") + "\n")
@@ -84,7 +91,7 @@ def history(base: str = "7.3") -> tuple[Path, str, str, str]:
     try:
         _harmless(wt, "block/blk-integrity.c", "/* pifio stand-in: a harmless comment */",
                   "block: a comment at the end of blk-integrity.c")
-        for p in K.series_patches("stacked-verify"):
+        for p in canary_patches(base):
             git(wt, "am", "-q", "--keep-cr", str(p))
         git(wt, "tag", "-f", "pifio-bisect-bad")
         _harmless(wt, "Documentation/block/data-integrity.rst", "", "docs: block: a trailing blank line")
