@@ -189,6 +189,7 @@ Error Engine::open(FileState& f, unsigned fileno, int* fd) {
         return e;
     }
     f.next_check_ns = 0;   // and again at the first I/O
+    f.check_countdown = 0;
     if (files_registered_) {
         int nfd = f.be->fd();
         int ret = io_uring_register_files_update(&ring_, fileno, &nfd, 1);

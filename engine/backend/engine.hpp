@@ -37,6 +37,7 @@ struct FileState {
     uint32_t fileno = 0;
     Report* rep = nullptr;  // engine's record for this file
     uint64_t next_check_ns = 0;   // when to re-check the target's format (CLOCK_MONOTONIC_COARSE)
+    uint32_t check_countdown = 0; // I/Os until the clock is read again (0: look at the next I/O)
     bool changed = false;         // the format changed under the job: no more I/O to it
 };
 
