@@ -33,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ring_overhead import ROOT, Loop, find, fio_json  # noqa: E402
+from ring_overhead import ROOT, Loop, binaries, fio_json  # noqa: E402
 
 
 def log(msg):
@@ -103,12 +103,9 @@ def main(argv=None) -> int:
     ap.add_argument("--syscalls", action="store_true", help="also count io_uring_enter per I/O (strace)")
     args = ap.parse_args(argv)
 
-    fio = args.fio or find("build/bin/fio", "PIFIO_FIO", sorted(Path.home().glob(".cache/pifio/fio/3.41-*/fio")))
-    eng = args.engine or find("build/lib/libpifio.so", "PIFIO_ENGINE_PATH")
-    for p, what in ((fio, "fio"), (eng, "engine")):
-        if not p.exists():
-            log(f"{what} {p} not found; run ./pifio build")
-            return 1
+    fio, eng = binaries(args)
+    if fio is None:
+        return 1
     for tool in ("valgrind", "callgrind_annotate") + (("strace",) if args.syscalls else ()):
         if not shutil.which(tool):
             log(f"SKIP: {tool} not found (Debian: apt-get install valgrind{' strace' if tool == 'strace' else ''})")

@@ -112,6 +112,18 @@ def hmean(xs):
     return len(xs) / sum(1 / x for x in xs) if xs else 0.0
 
 
+def binaries(args) -> tuple[Path | None, Path | None]:
+    """fio and libpifio.so from --fio/--engine, else the build tree / environment / cache;
+    (None, None) after saying which is missing."""
+    fio = args.fio or find("build/bin/fio", "PIFIO_FIO", sorted(Path.home().glob(".cache/pifio/fio/3.41-*/fio")))
+    eng = args.engine or find("build/lib/libpifio.so", "PIFIO_ENGINE_PATH")
+    for p, what in ((fio, "fio"), (eng, "engine")):
+        if not p.exists():
+            log(f"{what} {p} not found; run ./pifio build")
+            return None, None
+    return fio, eng
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench" / "ring-overhead.json")
@@ -124,12 +136,9 @@ def main(argv=None) -> int:
     ap.add_argument("--depths", default="32,1", help="queue depths (first is the throughput point, last the latency point)")
     args = ap.parse_args(argv)
 
-    fio = args.fio or find("build/bin/fio", "PIFIO_FIO", sorted(Path.home().glob(".cache/pifio/fio/3.41-*/fio")))
-    eng = args.engine or find("build/lib/libpifio.so", "PIFIO_ENGINE_PATH")
-    for p, what in ((fio, "fio"), (eng, "engine")):
-        if not p.exists():
-            log(f"{what} {p} not found; run ./pifio build")
-            return 1
+    fio, eng = binaries(args)
+    if fio is None:
+        return 1
     if os.geteuid() != 0 or not shutil.which("losetup"):
         log("SKIP: needs root and losetup to make a loop device on tmpfs")
         return 77

@@ -239,6 +239,14 @@ class Checker:
             self.failures.append(what + (f"\n      {detail}" if detail else ""))
         return ok
 
+    def verdict(self, kernel: str, detail: str) -> int:
+        """Print the PASS/FAIL line (and each failure); the test's exit status."""
+        print(f"{'FAIL' if self.failures else 'PASS'} {kernel}: {self.passes} checks passed, "
+              f"{len(self.failures)} failed ({detail})")
+        for f in self.failures:
+            print(f"  - {f}")
+        return 1 if self.failures else 0
+
 
 def run_checks(res: Path, plan: dict) -> Checker:
     c = Checker(res)
@@ -370,12 +378,7 @@ def main() -> int:
             failed += 1
             continue
         c = run_checks(r.results_dir, plan)
-        status = "PASS" if not c.failures else "FAIL"
-        print(f"{status} {kernel}: {c.passes} checks passed, {len(c.failures)} failed ({r.wall_s:.0f} s; "
-              f"results {r.results_dir})")
-        for f in c.failures:
-            print(f"  - {f}")
-        failed += bool(c.failures)
+        failed += c.verdict(kernel, f"{r.wall_s:.0f} s; results {r.results_dir}")
     return 1 if failed else 0
 
 

@@ -301,12 +301,7 @@ def main() -> int:
         print(f"  {n}: {fr['writes']} writes, {fr['io_errors']} failed "
               f"{sorted({(x['error'], x.get('status_name', '')) for x in rep['io_error_records']})}")
 
-    status = "PASS" if not c.failures else "FAIL"
-    print(f"{status} {args.kernel}: {c.passes} checks passed, {len(c.failures)} failed "
-          f"(boot {r.wall_s:.0f} s; results {r.results_dir})")
-    for f in c.failures:
-        print(f"  - {f}")
-    return 0 if not c.failures else 1
+    return c.verdict(args.kernel, f"boot {r.wall_s:.0f} s; results {r.results_dir}")
 
 
 if __name__ == "__main__":

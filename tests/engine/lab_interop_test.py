@@ -107,12 +107,7 @@ def main() -> int:
         fr = rep["files"][0]
         c.check(fr["blocks_verified"] == SIZE_MIB * MiB // 4096 and fr["blocks_escaped"] == 0
                 and sum(fr["mismatches"].values()) == 0, f"hipri_r: {fr}")
-    status = "PASS" if not c.failures else "FAIL"
-    print(f"{status} {args.kernel}: {c.passes} checks passed, {len(c.failures)} failed ({r.wall_s:.0f} s; "
-          f"results {r.results_dir})")
-    for f in c.failures:
-        print(f"  - {f}")
-    return 0 if not c.failures else 1
+    return c.verdict(args.kernel, f"{r.wall_s:.0f} s; results {r.results_dir}")
 
 
 if __name__ == "__main__":

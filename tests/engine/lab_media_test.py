@@ -144,12 +144,7 @@ def main() -> int:
             st = rep["files"][0]["device_status"]
             exp = {STATUS[k]: n for k in STATUS if (n := sum(1 for _, x in want[i] if x == k))}
             c.check(st == exp, f"{dtag}: device statuses {st}, want {exp}")
-    status = "PASS" if not c.failures else "FAIL"
-    print(f"{status} {args.kernel}: {c.passes} checks passed, {len(c.failures)} failed "
-          f"(boots {r1.wall_s:.0f} s + {r2.wall_s:.0f} s; results {r2.results_dir})")
-    for f in c.failures:
-        print(f"  - {f}")
-    return 0 if not c.failures else 1
+    return c.verdict(args.kernel, f"boots {r1.wall_s:.0f} s + {r2.wall_s:.0f} s; results {r2.results_dir}")
 
 
 if __name__ == "__main__":

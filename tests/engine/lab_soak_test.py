@@ -125,13 +125,8 @@ def main() -> int:
     c.check(c.rc("hipri_nopoll") == 0 and "hipri: the NVMe driver has no poll queues" in out
             and "nvme.poll_queues=N" in out, f"hipri without poll queues: exit {c.rc('hipri_nopoll')}, "
             "want 0 and the engine's note", out[:500])
-    status = "PASS" if not c.failures else "FAIL"
-    print(f"{status} {args.kernel}: {c.passes} checks passed, {len(c.failures)} failed ({r.wall_s:.0f} s; "
-          f"{reads} reads, {writes} writes, {verified} blocks PI-verified in {args.runtime} s; "
-          f"max VmRSS growth {worst} KiB; results {r.results_dir})")
-    for f in c.failures:
-        print(f"  - {f}")
-    return 0 if not c.failures else 1
+    return c.verdict(args.kernel, f"{r.wall_s:.0f} s; {reads} reads, {writes} writes, {verified} blocks "
+                     f"PI-verified in {args.runtime} s; max VmRSS growth {worst} KiB; results {r.results_dir}")
 
 
 if __name__ == "__main__":
