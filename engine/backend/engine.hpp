@@ -108,7 +108,7 @@ private:
     std::vector<Report> reports_;
     std::vector<MismatchRecord> mm_;    // reserved kRecordLimit when pi_report is set
     std::vector<InjectRecord> inj_;
-    std::vector<IoErrorRecord> errs_;   // reserved kRecordLimit when pi_report is set
+    std::vector<IoErrorRecord> errs_;   // reserved kErrorRecordLimit when pi_report is set
     uint64_t mm_dropped_ = 0, inj_dropped_ = 0, errs_dropped_ = 0;
     uint64_t inflight_ = 0;             // submitted, not yet reaped
     uint32_t logged_ = 0;
