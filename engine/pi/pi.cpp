@@ -245,7 +245,7 @@ bool verify_t(const PiContext& ctx, const uint8_t* data, const uint8_t* md, cons
         const Geometry geo(ctx.fast);
         const FastCheck<T> fc(ctx.fast);
         check_block<T>(ctx, fc, geo, k, geo.md_of(data, md, 0), g, 0, span, st, out, max_out);
-    } else {
+    } else if (span.nblocks) {   // (no pointer is formed into an empty span's buffers)
         const Geometry geo(ctx.fast);
         const FastCheck<T> fc(ctx.fast);
         typename T::guard_t g[kMultiMax] = {};
