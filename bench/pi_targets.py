@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Issue 12's PI core targets, judged on one pi_bench JSON (one run, one CPU).
+
+Reads the Google Benchmark JSON that `./pifio bench` writes
+(results/bench/pi-core.json) and prints, per target, the ratio, the bound
+and PASS/MISS, naming the CPU and the CRC kernel of the run:
+
+  crc    crc16|crc64/pifio/<n> vs crc16|crc64/isal/<n>: speed ratio
+         (ISA-L time / pifio time) >= 1.0 at every size, >= 1.2 at 512 B.
+  verify verify/pifio/<format>/<io> vs crc/pifio/<format>/<io> (the raw CRC
+         of the same guard bytes, one plain call per block): >= 0.9.
+  io128  verify/pifio/512+*/<io 131072> vs crc16|crc64/pifio/131072 (the CRC
+         of one 128 KiB buffer): >= 0.8.
+
+Times are the median of the repetitions (the `median` aggregate, or the
+median of the iteration rows when the JSON has them). Rows the run lacks are
+listed as missing, never counted as met.
+
+  bench/pi_targets.py [--json results/bench/pi-core.json] [--out results/bench/pi-targets.json] [--strict]
+Exit: 0 judged (MISS is reported, not enforced; --strict: 1 on a MISS or
+missing row), 2 unreadable input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def times(doc: dict) -> dict[str, float]:
+    """run_name -> median cpu time in ns."""
+    med, its = {}, {}
+    for b in doc.get("benchmarks", []):
+        t = b["cpu_time"] * UNIT[b.get("time_unit", "ns")]
+        name = b.get("run_name", b["name"])
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                med[name] = t
+        else:
+            its.setdefault(name, []).append(t)
+    out = {k: statistics.median(v) for k, v in its.items()}
+    out.update(med)
+    return out
+
+
+def labels(doc: dict) -> dict[str, str]:
+    return {b.get("run_name", b["name"]): b.get("label", "") for b in doc.get("benchmarks", [])}
+
+
+def judge(doc: dict) -> list[dict]:
+    t, lab = times(doc), labels(doc)
+    rows = []
+
+    def add(kind, name, num, den, bound, what):
+        """ratio = t[num] / t[den]: how many times faster the subject (den) is."""
+        r = {"kind": kind, "target": name, "bound": bound, "what": what, "subject": den, "reference": num}
+        if num not in t or den not in t:
+            r.update(verdict="missing", ratio=None, missing=[x for x in (num, den) if x not in t])
+        else:
+            r.update(ratio=t[num] / t[den], verdict="PASS" if t[num] / t[den] >= bound else "MISS",
+                     subject_ns=t[den], reference_ns=t[num], label=lab.get(den, ""))
+        rows.append(r)
+
+    sizes = sorted({int(m.group(2)) for k in t if (m := re.fullmatch(r"(crc16|crc64)/pifio/(\d+)", k))})
+    for kern in ("crc16", "crc64"):
+        for n in sizes or [512, 4096]:
+            add("crc", f"{kern}/{n}", f"{kern}/isal/{n}", f"{kern}/pifio/{n}", 1.2 if n == 512 else 1.0,
+                "ISA-L time / pifio time")
+    for k in sorted(t):
+        m = re.fullmatch(r"verify/pifio/(.+)/(\d+)", k)
+        if m:
+            add("verify", f"{m.group(1)}/{m.group(2)}", f"crc/pifio/{m.group(1)}/{m.group(2)}", k, 0.9,
+                "raw per-block CRC time / verify time")
+    for fmt, kern in (("512+8/t1", "crc16"), ("512+8/t1/ext", "crc16"), ("512+16/t1/g64", "crc64"),
+                      ("512+16/t1/g64/ext", "crc64")):
+        add("io128", f"{fmt}/131072", f"{kern}/pifio/131072", f"verify/pifio/{fmt}/131072", 0.8,
+            "one-buffer CRC time / verify time")
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", type=Path, default=ROOT / "results" / "bench" / "pi-core.json")
+    ap.add_argument("--out", type=Path, default=None, help="write the verdicts as JSON here")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed or a row is missing")
+    a = ap.parse_args(argv)
+    try:
+        doc = json.loads(a.json.read_text())
+    except (OSError, ValueError) as ex:
+        print(f"pi_targets: cannot read {a.json}: {ex}; run ./pifio bench first", file=sys.stderr)
+        return 2
+    rows = judge(doc)
+    ctx = doc.get("context", {})
+    cpu = ctx.get("cpu_model") or "unknown CPU"
+    crc = ctx.get("pifio_crc_dispatch", "")
+    print(f"pi_targets: {cpu}; {crc}; load {ctx.get('load_avg', '?')}")
+    for r in rows:
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3f}"
+        print(f"  {r['verdict']:7s} {r['kind']:6s} {r['target']:28s} {ratio:>7s}  (>= {r['bound']}: {r['what']})")
+    n = {v: sum(r["verdict"] == v for r in rows) for v in ("PASS", "MISS", "missing")}
+    print(f"pi_targets: {n['PASS']} met, {n['MISS']} missed, {n['missing']} missing rows")
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps({"cpu": cpu, "crc": crc, "load_avg": ctx.get("load_avg"), "targets": rows},
+                                    indent=2) + "\n")
+    return 1 if a.strict and (n["MISS"] or n["missing"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
