@@ -22,6 +22,11 @@
 //         tree with its config-host.h: what engines/nvme.c really runs; with
 //         ISA-L 2.30 that is ISA-L for CRC16 but a byte table for CRC64)
 //   bytes: data bytes processed per iteration (512, 4096, 65536).
+// CPU-path crc rows (crc16|crc64/<path>/<bytes>): the kernels a CPU without
+// AVX-512 runs, on this CPU — pifio-vpclmul-avx2, pifio-pclmul (pifio's
+// kernels called directly, no dispatch switch) vs isal-avx (crc16_t10dif_02)
+// and isal-sse (crc16_t10dif_01, crc64_ecma_refl_by8), ISA-L 2.30's own
+// exported paths that its dispatcher picks there.
 // generate/verify formats (separate metadata buffer, PI last, type 1):
 //   512   -> one block of 512+8/t1 (g16) or 512+16/t1/g64
 //   4096  -> one block of 4096+8/t1 or 4096+16/t1/g64
@@ -104,6 +109,17 @@ uint64_t pifio_crc64(uint64_t crc, const uint8_t* p, size_t n) { return pifio::c
 #if PIFIO_BENCH_ISAL
 uint16_t isal_crc16(uint16_t crc, const uint8_t* p, size_t n) { return crc16_t10dif(crc, p, n); }
 uint64_t isal_crc64(uint64_t crc, const uint8_t* p, size_t n) { return crc64_ecma_refl(crc, p, n); }
+#endif
+#if PIFIO_BENCH_ISAL
+// ISA-L 2.30's own CPU paths (exported beside its dispatcher): what its
+// dispatch picks on a CPU without AVX-512. crc16: _02 (AVX, 128-bit) with
+// AVX, _01 (SSE) without; crc64: by8 (SSE, 128-bit) on both.
+extern "C" uint16_t crc16_t10dif_01(uint16_t, const unsigned char*, uint64_t);
+extern "C" uint16_t crc16_t10dif_02(uint16_t, const unsigned char*, uint64_t);
+extern "C" uint64_t crc64_ecma_refl_by8(uint64_t, const unsigned char*, uint64_t);
+uint16_t isal_avx_crc16(uint16_t crc, const uint8_t* p, size_t n) { return crc16_t10dif_02(crc, p, n); }
+uint16_t isal_sse_crc16(uint16_t crc, const uint8_t* p, size_t n) { return crc16_t10dif_01(crc, p, n); }
+uint64_t isal_sse_crc64(uint64_t crc, const uint8_t* p, size_t n) { return crc64_ecma_refl_by8(crc, p, n); }
 #endif
 #if PIFIO_BENCH_FIO
 uint16_t fio_crc16(uint16_t crc, const uint8_t* p, size_t n) { return fio_crc_t10dif(crc, p, static_cast<unsigned>(n)); }
@@ -251,6 +267,9 @@ std::string crc_label(const char* impl, bool g64) {
     const std::string me = pifio::crc_impl_name(pifio::crc_active());
     if (std::strcmp(impl, "pifio") == 0) return me;
     if (std::strcmp(impl, "isal") == 0) return "isa-l dispatch";
+    if (std::strncmp(impl, "pifio-", 6) == 0) return impl + 6;   // one forced path: vpclmul-avx2, pclmul
+    if (std::strcmp(impl, "isal-avx") == 0) return g64 ? "isa-l crc64_ecma_refl_by8 (sse)" : "isa-l crc16_t10dif_02 (avx)";
+    if (std::strcmp(impl, "isal-sse") == 0) return g64 ? "isa-l crc64_ecma_refl_by8 (sse)" : "isa-l crc16_t10dif_01 (sse)";
     if (std::strcmp(impl, "fio") == 0) {
         if (g64) return PIFIO_BENCH_FIO_ISAL64 ? "fio->isa-l" : "fio byte table";
         return PIFIO_BENCH_FIO_ISAL ? "fio->isa-l dispatch" : "fio byte table";
@@ -505,16 +524,59 @@ void register_all() {
     i16.push_back({"fio", fio_crc16});
     i64.push_back({"fio", fio_crc64});
 #endif
+    // The paths a CPU without AVX-512 takes, side by side on this one (the
+    // same core runs each; a CPU the path was written for may differ):
+    // pifio's vpclmul-avx2 and pclmul kernels against the ISA-L paths its
+    // dispatch would pick there. Rows only for paths this CPU can run.
+    const pifio::CrcFunctions avx2 = pifio::crc_functions(pifio::CrcImpl::vpclmul_avx2);
+    const pifio::CrcFunctions pcl = pifio::crc_functions(pifio::CrcImpl::pclmul);
+    // crc rows only (generate/verify rows stay on the dispatched kernels).
+    std::vector<Impl16> p16;
+    std::vector<Impl64> p64;
+    if (avx2.crc16) {
+        p16.push_back({"pifio-vpclmul-avx2", avx2.crc16});
+        p64.push_back({"pifio-vpclmul-avx2", avx2.crc64});
+    }
+    if (pcl.crc16) {
+        p16.push_back({"pifio-pclmul", pcl.crc16});
+        p64.push_back({"pifio-pclmul", pcl.crc64});
+    }
+#if PIFIO_BENCH_ISAL
+    p16.push_back({"isal-avx", isal_avx_crc16});
+    p16.push_back({"isal-sse", isal_sse_crc16});
+    p64.push_back({"isal-sse", isal_sse_crc64});
+#endif
     auto name = [](const char* op, const char* impl, size_t n) {
         return std::string(op) + "/" + impl + "/" + std::to_string(n);
     };
-    for (const auto& im : i16)
+    {
+        // Each path must compute the CRC the row claims (ISA-L's crc64 rows
+        // are ECMA-182, the same folding on another polynomial: not checked).
+        Buf b(4096 + 8);
+        const uint8_t* p = b.data.data();
+        for (const auto& im : p16)
+            if (im.crc(im.crc(0, p, 4096), p + 4096, 8) != pifio::crc16_t10dif_ref(0, p, 4104)) {
+                std::fprintf(stderr, "pi_bench: crc16 path %s disagrees with the reference; not benchmarking\n", im.name);
+                std::exit(1);
+            }
+        for (const auto& im : p64)
+            if (std::strncmp(im.name, "pifio-", 6) == 0 &&
+                im.crc(im.crc(0, p, 4096), p + 4096, 8) != pifio::crc64_nvme_ref(0, p, 4104)) {
+                std::fprintf(stderr, "pi_bench: crc64 path %s disagrees with the reference; not benchmarking\n", im.name);
+                std::exit(1);
+            }
+    }
+    std::vector<Impl16> c16 = i16;
+    std::vector<Impl64> c64 = i64;
+    c16.insert(c16.end(), p16.begin(), p16.end());
+    c64.insert(c64.end(), p64.begin(), p64.end());
+    for (const auto& im : c16)
         for (size_t n : crc_sizes)
             benchmark::RegisterBenchmark(name("crc16", im.name, n).c_str(), [=](benchmark::State& s) {
                 bench_crc(s, im.crc, n);
                 label_row(s, im.name, false);
             });
-    for (const auto& im : i64)
+    for (const auto& im : c64)
         for (size_t n : crc_sizes)
             benchmark::RegisterBenchmark(name("crc64", im.name, n).c_str(), [=](benchmark::State& s) {
                 bench_crc(s, im.crc, n);

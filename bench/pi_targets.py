@@ -7,6 +7,11 @@ and PASS/MISS, naming the CPU and the CRC kernel of the run:
 
   crc    crc16|crc64/pifio/<n> vs crc16|crc64/isal/<n>: speed ratio
          (ISA-L time / pifio time) >= 1.0 at every size, >= 1.2 at 512 B.
+  crc-vpclmul-avx2, crc-pclmul
+         the same bounds for the paths of CPUs without AVX-512, run on this
+         one: crc16|crc64/pifio-<path>/<n> vs the ISA-L path its dispatcher
+         picks there (crc16: isal-avx for AVX2, isal-sse for PCLMUL; crc64:
+         isal-sse for both).
   verify verify/pifio/<format>/<io> vs crc/pifio/<format>/<io> (the raw CRC
          of the same guard bytes, one plain call per block): >= 0.9.
   io128  verify/pifio/512+*/<io 131072> vs crc16|crc64/pifio/131072 (the CRC
@@ -72,6 +77,15 @@ def judge(doc: dict) -> list[dict]:
         for n in sizes or [512, 4096]:
             add("crc", f"{kern}/{n}", f"{kern}/isal/{n}", f"{kern}/pifio/{n}", 1.2 if n == 512 else 1.0,
                 "ISA-L time / pifio time")
+    # The paths of CPUs without AVX-512, run on this one: pifio's kernel vs
+    # the ISA-L path its dispatcher picks there (rows pi_bench has only where
+    # this CPU can run the path).
+    for path, isal16, isal64 in (("vpclmul-avx2", "isal-avx", "isal-sse"), ("pclmul", "isal-sse", "isal-sse")):
+        for kern, isal in (("crc16", isal16), ("crc64", isal64)):
+            for n in sorted({int(m.group(1)) for k in t
+                             if (m := re.fullmatch(rf"{kern}/pifio-{re.escape(path)}/(\d+)", k))}):
+                add(f"crc-{path}", f"{kern}/{n}", f"{kern}/{isal}/{n}", f"{kern}/pifio-{path}/{n}",
+                    1.2 if n == 512 else 1.0, f"ISA-L {isal} time / pifio {path} time")
     for k in sorted(t):
         m = re.fullmatch(r"verify/pifio/(.+)/(\d+)", k)
         if m:
@@ -102,7 +116,7 @@ def main(argv=None) -> int:
     print(f"pi_targets: {cpu}; {crc}; load {ctx.get('load_avg', '?')}")
     for r in rows:
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3f}"
-        print(f"  {r['verdict']:7s} {r['kind']:6s} {r['target']:28s} {ratio:>7s}  (>= {r['bound']}: {r['what']})")
+        print(f"  {r['verdict']:7s} {r['kind']:16s} {r['target']:28s} {ratio:>7s}  (>= {r['bound']}: {r['what']})")
     n = {v: sum(r["verdict"] == v for r in rows) for v in ("PASS", "MISS", "missing")}
     print(f"pi_targets: {n['PASS']} met, {n['MISS']} missed, {n['missing']} missing rows")
     if a.out:

@@ -60,6 +60,17 @@ check("io128 512+8", io["512+8/t1/131072"]["verdict"], "PASS")      # 1000/1250 
 check("io128 512+16 g64", io["512+16/t1/g64/131072"]["verdict"], "MISS")   # 1000/1300
 check("io128 ext (no rows)", io["512+8/t1/ext/131072"]["verdict"], "missing")
 
+# The CPU paths: pifio-vpclmul-avx2 against isal-avx (crc16) and isal-sse (crc64).
+paths = [row("crc16/pifio-vpclmul-avx2/512", 10.0), row("crc16/isal-avx/512", 15.0),
+         row("crc64/pifio-vpclmul-avx2/512", 10.0), row("crc64/isal-sse/512", 11.0),
+         row("crc16/pifio-pclmul/4096", 100.0), row("crc16/isal-sse/4096", 99.0)]
+pv = {(r["kind"], r["target"]): r for r in pi_targets.judge(doc(paths))}
+check("avx2 crc16 512", pv[("crc-vpclmul-avx2", "crc16/512")]["verdict"], "PASS")
+check("avx2 crc16 reference", pv[("crc-vpclmul-avx2", "crc16/512")]["reference"], "crc16/isal-avx/512")
+check("avx2 crc64 512 (1.1 < 1.2)", pv[("crc-vpclmul-avx2", "crc64/512")]["verdict"], "MISS")
+check("pclmul crc16 4096 (0.99)", pv[("crc-pclmul", "crc16/4096")]["verdict"], "MISS")
+check("no path rows, no path targets", any(r["kind"].startswith("crc-") for r in pi_targets.judge(doc(base))), False)
+
 # Iteration rows only: their median is the time.
 its = [dict(row("crc16/pifio/512", x), run_type="iteration") for x in (9.0, 10.0, 30.0)] + \
       [dict(row("crc16/isal/512", x), run_type="iteration") for x in (12.0, 12.0, 12.0)]

@@ -348,4 +348,11 @@ const char* crc_dispatch_note() {
 
 CrcImpl crc_active() { return detail::kernels().impl; }
 
+CrcFunctions crc_functions(CrcImpl impl) {
+    if (impl == CrcImpl::automatic) return {detail::kernels().crc16, detail::kernels().crc64};
+    if (!crc_impl_supported(impl)) return {nullptr, nullptr};
+    const detail::CrcKernels* k = detail::kernels_for(impl);
+    return {k->crc16, k->crc64};
+}
+
 }  // namespace pifio

@@ -91,6 +91,14 @@ bool crc_impl_supported(CrcImpl impl);
 // concurrent CRC calls; call at setup.
 bool crc_force(CrcImpl impl);
 CrcImpl crc_active();
+// One implementation's CRC functions, for benchmarks that compare the CPU
+// paths side by side in one run (no global switch); nulls when the CPU
+// cannot run impl. Same semantics as crc16_t10dif / crc64_nvme.
+struct CrcFunctions {
+    uint16_t (*crc16)(uint16_t crc, const uint8_t* p, size_t len);
+    uint64_t (*crc64)(uint64_t crc, const uint8_t* p, size_t len);
+};
+CrcFunctions crc_functions(CrcImpl impl);
 // How the active implementation was chosen, one line for logs and tools.
 // Automatic dispatch runs every SIMD candidate the CPU supports on fixed
 // known answers against the table code first and skips one that disagrees,
