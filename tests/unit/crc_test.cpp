@@ -126,6 +126,34 @@ TEST(CrcDispatch, UnsupportedForceChangesNothing) {
     crc_force(CrcImpl::automatic);
 }
 
+// crc_functions(impl): that impl's own kernels, whatever is dispatched;
+// nulls for a path the CPU cannot run.
+TEST(CrcDispatch, FunctionsOfEachImpl) {
+    ASSERT_TRUE(crc_force(CrcImpl::table));
+    std::vector<uint8_t> b(4104);
+    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(i * 131 + 7);
+    for (CrcImpl i : all_impls()) {
+        const CrcFunctions f = crc_functions(i);
+        if (!crc_impl_supported(i)) {
+            EXPECT_EQ(f.crc16, nullptr) << crc_impl_name(i);
+            EXPECT_EQ(f.crc64, nullptr) << crc_impl_name(i);
+            continue;
+        }
+        ASSERT_NE(f.crc16, nullptr) << crc_impl_name(i);
+        ASSERT_NE(f.crc64, nullptr) << crc_impl_name(i);
+        for (size_t n : {0, 15, 16, 512, 520, 4104}) {
+            EXPECT_EQ(f.crc16(0x1234, b.data(), n), crc16_t10dif_ref(0x1234, b.data(), n)) << crc_impl_name(i) << " " << n;
+            EXPECT_EQ(f.crc64(0, b.data(), n), crc64_nvme_ref(0, b.data(), n)) << crc_impl_name(i) << " " << n;
+        }
+        if (i != CrcImpl::automatic && i != CrcImpl::table) {
+            EXPECT_NE(reinterpret_cast<void*>(f.crc16), reinterpret_cast<void*>(crc_functions(CrcImpl::table).crc16))
+                << crc_impl_name(i) << ": the forced table kernels leaked into another impl's functions";
+        }
+    }
+    EXPECT_EQ(crc_active(), CrcImpl::table);   // asking changes nothing
+    crc_force(CrcImpl::automatic);
+}
+
 TEST(CrcDispatch, Names) {
     EXPECT_STREQ(crc_impl_name(CrcImpl::table), "table");
     EXPECT_STREQ(crc_impl_name(CrcImpl::pclmul), "pclmul");
