@@ -150,7 +150,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
 
     // Per-slot metadata buffers, page aligned, touched now (not on the hot path).
     e->slots_.resize(e->depth_);
-    e->done_.resize(e->depth_ * 2 + 8);
+    e->cqe_shift_ = (e->ring_flags_ & IORING_SETUP_CQE32) ? 1 : 0;
     if (e->md_per_io_) {
         // pi_md_offset places each buffer that many bytes past its 64-byte
         // aligned slot start (unaligned metadata buffers: the kernel bounces them).
@@ -212,6 +212,10 @@ Error Engine::open(FileState& f, unsigned fileno, int* fd) {
         if (ret < 0) return {-ret, f.be->path() + ": registerfiles: " + strerror(-ret) + "; drop registerfiles"};
         f.reg_index = int(fileno);
     }
+    const int plain = f.be->plain_rw_flags();
+    f.plain = plain >= 0;
+    f.sqe_flags = uint8_t(f.plain ? plain : 0) | (f.reg_index >= 0 ? IOSQE_FIXED_FILE : 0);
+    f.sqe_fd = f.reg_index >= 0 ? f.reg_index : f.be->fd();
     *fd = f.be->fd();
     return {};
 }
@@ -225,6 +229,8 @@ void Engine::close(FileState& f) {
         io_uring_register_files_update(&ring_, unsigned(f.reg_index), &nfd, 1);
         f.reg_index = -1;
     }
+    f.plain = false;   // no SQE with the closed fd (the number may be reused)
+    f.sqe_fd = -1;
     f.be->close();
 }
 

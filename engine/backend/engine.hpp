@@ -1,6 +1,7 @@
 // The engine of one fio thread: one io_uring shared by every target of the
 // job whatever its backend. queue() generates PI (and injects faults) and
-// fills an SQE; commit() submits; getevents() reaps, verifies read PI and
+// fills an SQE; commit() submits; getevents() waits for completions and
+// event() completes each one as fio asks for it: verifies read PI and
 // records results. Nothing on that path allocates, throws or logs, except
 // the bounded mismatch/status log lines.
 //
@@ -39,6 +40,11 @@ struct FileState {
     uint64_t next_check_ns = 0;   // when to re-check the target's format (CLOCK_MONOTONIC_COARSE)
     uint32_t check_countdown = 0; // I/Os until the clock is read again (0: look at the next I/O)
     bool changed = false;         // the format changed under the job: no more I/O to it
+    // Set at open from be->plain_rw_flags(): the engine fills read/write SQEs
+    // itself (fd or registered index, flags) and reads their CQEs.
+    bool plain = false;
+    uint8_t sqe_flags = 0;
+    int sqe_fd = -1;
 };
 
 // Open `path` with its backend and derive the PI contexts; the fd is closed
@@ -59,11 +65,12 @@ public:
 
     int queue(FileState& f, unsigned slot, int ddir, uint64_t offset, void* buf, uint64_t len, void* cookie) noexcept;
     int commit() noexcept;
+    // At least `min` (and at most `max`) completions are ready: returns how
+    // many. event(i), i < that count, then reads the i-th and completes it
+    // (backend completion, accounting, PI verify of a read); fio calls it for
+    // each before it calls getevents() again, which releases their CQEs.
     int getevents(unsigned min, unsigned max, const struct timespec* t) noexcept;
-    void* event(int i, int* err) const noexcept {
-        *err = done_[i].err;
-        return done_[i].cookie;
-    }
+    void* event(int i, int* err) noexcept;
     // End of job: writes pi_report. 0 when clean; a positive errno when the job
     // must fail (e->msg: one "pifio: ..." line each: the format changed under
     // it, PI errors, nothing verified); -errno when the report cannot be written.
@@ -75,14 +82,10 @@ private:
         void* cookie = nullptr;
         Io io;
     };
-    struct Done {
-        void* cookie;
-        int err;
-    };
-
     Engine() = default;
-    unsigned reap(unsigned n, unsigned max) noexcept;   // fills done_[n..max)
     int on_complete(Slot& s, const io_uring_cqe* cqe) noexcept;
+    unsigned wait_events(unsigned min, const struct timespec* t) noexcept;   // the waiting half of getevents()
+    int complete_slow(Slot& s, const io_uring_cqe* cqe) noexcept;            // event() beyond the plain case
     int check_read(FileState& f, const Slot& s) noexcept;   // verify read PI, record mismatches
     void note_status(FileState& f, const Slot& s, const Completion& c) noexcept;
     void note_mismatch(FileState& f, const Mismatch& m) noexcept;
@@ -104,7 +107,9 @@ private:
     uint8_t* md_pool_ = nullptr;
     size_t md_pool_len_ = 0;
     std::vector<Slot> slots_;
-    std::vector<Done> done_;
+    unsigned cq_head_ = 0;      // CQ head at the last getevents(): event(i) reads CQE cq_head_ + i
+    unsigned cq_unseen_ = 0;    // CQEs handed out by the last getevents(), released at the next
+    unsigned cqe_shift_ = 0;    // 1 with 32-byte CQEs
     std::vector<Report> reports_;
     std::vector<MismatchRecord> mm_;    // reserved kRecordLimit when pi_report is set
     std::vector<InjectRecord> inj_;
