@@ -214,6 +214,13 @@ Error Engine::open(FileState& f, unsigned fileno, int* fd) {
     }
     const int plain = f.be->plain_rw_flags();
     f.plain = plain >= 0;
+    f.plain_reads_done = f.plain && !(f.geo->host_pi() && f.chk.checks);
+    f.plain_dirs = 0;
+    if (f.plain && f.stride_shift >= 0) {
+        static_assert(PIFIO_READ == 0 && PIFIO_WRITE == 1);
+        f.plain_dirs = 1u << PIFIO_READ;
+        if (!(f.geo->host_pi() && !f.geo->pract)) f.plain_dirs |= 1u << PIFIO_WRITE;
+    }
     f.sqe_flags = uint8_t(f.plain ? plain : 0) | (f.reg_index >= 0 ? IOSQE_FIXED_FILE : 0);
     f.sqe_fd = f.reg_index >= 0 ? f.reg_index : f.be->fd();
     *fd = f.be->fd();
@@ -230,6 +237,7 @@ void Engine::close(FileState& f) {
         f.reg_index = -1;
     }
     f.plain = false;   // no SQE with the closed fd (the number may be reused)
+    f.plain_dirs = 0;
     f.sqe_fd = -1;
     f.be->close();
 }

@@ -43,6 +43,8 @@ struct FileState {
     // Set at open from be->plain_rw_flags(): the engine fills read/write SQEs
     // itself (fd or registered index, flags) and reads their CQEs.
     bool plain = false;
+    uint8_t plain_dirs = 0;          // plain and power-of-two stride: bit 0 reads, bit 1 writes without PI to generate
+    bool plain_reads_done = false;   // plain, and a read has no host PI to verify
     uint8_t sqe_flags = 0;
     int sqe_fd = -1;
 };
@@ -80,10 +82,17 @@ private:
     struct Slot {
         FileState* f = nullptr;
         void* cookie = nullptr;
+        // A plain read/write with nothing to check after it (set by queue()):
+        // a CQE with res == ok_res is a success event() counts into ok_count
+        // (Report::reads or ::writes) with no further look. -1: never.
+        int64_t ok_res = -1;
+        uint64_t* ok_count = nullptr;
         Io io;
     };
     Engine() = default;
     int on_complete(Slot& s, const io_uring_cqe* cqe) noexcept;
+    int queue_due(FileState& f) noexcept;
+    int queue_full(FileState& f, unsigned slot, int ddir, uint64_t offset, void* buf, uint64_t len, void* cookie) noexcept;
     unsigned wait_events(unsigned min, const struct timespec* t) noexcept;   // the waiting half of getevents()
     int complete_slow(Slot& s, const io_uring_cqe* cqe) noexcept;            // event() beyond the plain case
     int check_read(FileState& f, const Slot& s) noexcept;   // verify read PI, record mismatches

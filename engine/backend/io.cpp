@@ -1,5 +1,6 @@
 // The hot path: queue, commit, reap, verify, accounting (see engine.hpp).
 #include <cerrno>
+#include <cstddef>
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
@@ -18,6 +19,12 @@ constexpr uint64_t kRecheckNs = 1000000000ull;   // format re-check period while
 // The clock is read once per this many queued I/Os, not per I/O (bench_ring_callgrind
 // counts the difference): the period is 1 s or this many I/Os, whichever is longer.
 constexpr uint32_t kRecheckEvery = 64;
+
+// Slot::ok_count points at Report::reads or ::writes; the I/O counters sit
+// as far behind them, in the same order.
+static_assert(offsetof(Report, writes) == offsetof(Report, reads) + sizeof(uint64_t) &&
+              offsetof(Report, write_ios) == offsetof(Report, read_ios) + sizeof(uint64_t));
+constexpr ptrdiff_t kIosOff = (offsetof(Report, read_ios) - offsetof(Report, reads)) / sizeof(uint64_t);
 
 uint64_t coarse_now_ns() noexcept {
     struct timespec ts;
@@ -55,17 +62,72 @@ void Engine::log(const char* fmt, ...) noexcept {
     log_(line);
 }
 
+// The checks queue() makes about once per kRecheckEvery I/Os (and on a
+// target whose format changed): out of line, so the common path saves nothing.
+__attribute__((noinline)) int Engine::queue_due(FileState& f) noexcept {
+    // A target reformatted under the job gets no I/O built for the old format.
+    if (f.changed) return -EMEDIUMTYPE;
+    f.check_countdown = kRecheckEvery;
+    if ((f.next_check_ns == 0 || coarse_now_ns() >= f.next_check_ns) && recheck(f)) return -EMEDIUMTYPE;
+    return 0;
+}
+
 int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, void* buf, uint64_t len,
                   void* cookie) noexcept {
     if (slot_index >= slots_.size()) return -EINVAL;
-    Slot& s = slots_[slot_index];
-    // A target reformatted under the job gets no I/O built for the old format.
-    if (f.changed) return -EMEDIUMTYPE;
-    if (f.check_countdown == 0) {
-        f.check_countdown = kRecheckEvery;
-        if ((f.next_check_ns == 0 || coarse_now_ns() >= f.next_check_ns) && recheck(f)) return -EMEDIUMTYPE;
-    }
+    if (__builtin_expect(f.check_countdown == 0 || f.changed, 0))
+        if (const int r = queue_due(f)) return r;
     --f.check_countdown;
+    if (unsigned(ddir) > PIFIO_WRITE || !(f.plain_dirs >> ddir & 1)) return queue_full(f, slot_index, ddir, offset, buf, len, cookie);
+
+    // A plain read/write (Backend::plain_rw_flags): the engine fills the SQE,
+    // no call into the backend. Power-of-two stride (FileState::plain_dirs).
+    const unsigned sh = unsigned(f.stride_shift);
+    if (((offset | len) & ((uint64_t(1) << sh) - 1)) != 0 || len - 1 >= UINT32_MAX) return -EINVAL;
+    struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sqe) return 1;
+    static constexpr uint8_t kOp[2][2] = {{IORING_OP_READ, IORING_OP_WRITE},
+                                          {IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED}};
+    const bool wr = ddir == PIFIO_WRITE;
+    // Every field of the first 64 bytes (what io_uring_prep_rw writes after
+    // its memset); with 128-byte SQEs the second half is only read by
+    // IORING_OP_URING_CMD, which this is not.
+    sqe->opcode = kOp[bufs_registered_][wr];
+    sqe->flags = f.sqe_flags;
+    sqe->ioprio = 0;
+    sqe->fd = f.sqe_fd;
+    sqe->off = offset;
+    sqe->addr = reinterpret_cast<uintptr_t>(buf);
+    sqe->len = uint32_t(len);
+    sqe->rw_flags = 0;
+    sqe->user_data = slot_index;
+    sqe->buf_index = bufs_registered_ ? uint16_t(slot_index) : 0;
+    sqe->personality = 0;
+    sqe->splice_fd_in = 0;
+    sqe->addr3 = 0;
+    sqe->__pad2[0] = 0;
+    // What the completion path reads (a failed I/O's note, a read's verify);
+    // md_len, buf_index and file_index are prep()'s, which this I/O skips.
+    Slot& s = slots_[slot_index];
+    Io& io = s.io;
+    io.dir = wr ? Dir::write : Dir::read;
+    io.lba = offset >> sh;
+    io.nlb = uint32_t(len >> sh);
+    io.data = buf;
+    io.data_len = uint32_t(len);
+    s.ok_res = (wr || f.plain_reads_done) ? int64_t(len) : -1;
+    s.ok_count = wr ? &f.rep->writes : &f.rep->reads;
+    s.f = &f;
+    s.cookie = cookie;
+    queued_++;
+    inflight_++;
+    return 0;
+}
+
+// Every I/O the backend preps itself (and flushes, and writes that get PI).
+__attribute__((noinline)) int Engine::queue_full(FileState& f, unsigned slot_index, int ddir, uint64_t offset,
+                                                 void* buf, uint64_t len, void* cookie) noexcept {
+    Slot& s = slots_[slot_index];
     const Geometry& g = *f.geo;
     Io& io = s.io;
     io.buf_index = -1;
@@ -106,24 +168,7 @@ int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, 
     // Constant sizes: a few vector stores, not a variable-length rep stos.
     if (ring_flags_ & IORING_SETUP_SQE128) memset(static_cast<void*>(sqe), 0, 128);
     else memset(static_cast<void*>(sqe), 0, 64);
-    if (f.plain && io.dir != Dir::flush) {
-        // The backend's plain read/write (Backend::plain_rw_flags), without the call.
-        static constexpr uint8_t kOp[2][2] = {{IORING_OP_READ, IORING_OP_WRITE},
-                                              {IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED}};
-        sqe->opcode = kOp[bufs_registered_][io.dir == Dir::write];
-        sqe->flags = f.sqe_flags;
-        sqe->fd = f.sqe_fd;
-        sqe->off = offset;
-        sqe->addr = reinterpret_cast<uintptr_t>(buf);
-        sqe->len = uint32_t(len);
-        if (bufs_registered_) sqe->buf_index = uint16_t(slot_index);
-        sqe->user_data = slot_index;
-        s.f = &f;
-        s.cookie = cookie;
-        queued_++;
-        inflight_++;
-        return 0;
-    }
+    s.ok_res = -1;
     int ret = f.be->prep(sqe, io);
     if (ret < 0) {
         // Give the SQE back: io_uring_get_sqe() only advanced the local tail,
@@ -299,18 +344,11 @@ void* Engine::event(int i, int* err) noexcept {
     const io_uring_cqe* cqe = &ring_.cq.cqes[((cq_head_ + unsigned(i)) & ring_.cq.ring_mask) << cqe_shift_];
     Slot& s = slots_[cqe->user_data];
     inflight_--;
-    FileState& f = *s.f;
     // A plain read/write that moved every byte, with no PI to check: count it
     // here, no call (the common case without host PI).
-    if (f.plain && cqe->res == int(s.io.data_len) && s.io.dir != Dir::flush &&
-        (s.io.dir == Dir::write || !f.chk.checks || !f.geo->host_pi())) {
-        if (s.io.dir == Dir::write) {
-            f.rep->writes++;
-            f.rep->write_ios++;
-        } else {
-            f.rep->reads++;
-            f.rep->read_ios++;
-        }
+    if (cqe->res == s.ok_res) {
+        s.ok_count[0]++;          // Report::reads or ::writes
+        s.ok_count[kIosOff]++;    // ... and ::read_ios or ::write_ios
         *err = 0;
         return s.cookie;
     }
