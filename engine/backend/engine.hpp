@@ -44,7 +44,7 @@ struct FileState {
     // itself (fd or registered index, flags) and reads their CQEs.
     bool plain = false;
     uint8_t plain_dirs = 0;          // plain and power-of-two stride: bit 0 reads, bit 1 writes without PI to generate
-    bool plain_reads_done = false;   // plain, and a read has no host PI to verify
+    int64_t ok_or[2] = {-1, -1};     // [read, write]: 0 when a plain one is done at its CQE (no PI to verify), else -1
     uint8_t sqe_flags = 0;
     int sqe_fd = -1;
 };
@@ -87,11 +87,18 @@ private:
         // (Report::reads or ::writes) with no further look. -1: never.
         int64_t ok_res = -1;
         uint64_t* ok_count = nullptr;
+        // by_slot_: this slot's SQE holds the plain template (user_data = the
+        // slot, buf_index, zeros); a backend's prep() clears it.
+        bool sqe_plain = false;
         Io io;
     };
     Engine() = default;
     int on_complete(Slot& s, const io_uring_cqe* cqe) noexcept;
     int queue_due(FileState& f) noexcept;
+    io_uring_sqe* sqe_of(unsigned slot) noexcept;   // the SQE `slot` fills; null: the SQ is full
+    void publish(unsigned slot) noexcept;           // hand it to the ring (submitted at commit())
+    void unget() noexcept;                          // sqe_of() taken, not used
+    void plain_template(io_uring_sqe* sqe, unsigned slot) noexcept;
     int queue_full(FileState& f, unsigned slot, int ddir, uint64_t offset, void* buf, uint64_t len, void* cookie) noexcept;
     unsigned wait_events(unsigned min, const struct timespec* t) noexcept;   // the waiting half of getevents()
     int complete_slow(Slot& s, const io_uring_cqe* cqe) noexcept;            // event() beyond the plain case
@@ -119,6 +126,13 @@ private:
     unsigned cq_head_ = 0;      // CQ head at the last getevents(): event(i) reads CQE cq_head_ + i
     unsigned cq_unseen_ = 0;    // CQEs handed out by the last getevents(), released at the next
     unsigned cqe_shift_ = 0;    // 1 with 32-byte CQEs
+    unsigned sqe_shift_ = 0;    // 1 with 128-byte SQEs
+    // SQEs indexed by slot, as fio's io_uring engine does: slot i always fills
+    // SQE i and queue() puts i into the SQ array, so the fields a plain I/O
+    // does not change are written once. Off (liburing's io_uring_get_sqe()
+    // order) when the set-up self-test cannot run (IOPOLL) or fails.
+    bool by_slot_ = false;
+    uint8_t rw_op_[2] = {IORING_OP_READ, IORING_OP_WRITE};   // _FIXED once buffers are registered
     std::vector<Report> reports_;
     std::vector<MismatchRecord> mm_;    // reserved kRecordLimit when pi_report is set
     std::vector<InjectRecord> inj_;

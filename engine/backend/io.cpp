@@ -62,6 +62,34 @@ void Engine::log(const char* fmt, ...) noexcept {
     log_(line);
 }
 
+inline io_uring_sqe* Engine::sqe_of(unsigned slot) noexcept {
+    if (!by_slot_) return io_uring_get_sqe(&ring_);
+    io_uring_sq& sq = ring_.sq;
+    const unsigned head = (ring_flags_ & IORING_SETUP_SQPOLL) ? io_uring_smp_load_acquire(sq.khead) : *sq.khead;
+    if (sq.sqe_tail - head >= sq.ring_entries) return nullptr;
+    return &sq.sqes[size_t(slot) << sqe_shift_];
+}
+
+inline void Engine::publish(unsigned slot) noexcept {
+    if (!by_slot_) return;   // io_uring_get_sqe() advanced the tail
+    io_uring_sq& sq = ring_.sq;
+    sq.array[sq.sqe_tail & sq.ring_mask] = slot;
+    sq.sqe_tail++;   // the kernel sees it at commit() (liburing writes the tail it reads)
+}
+
+// io_uring_get_sqe() only advanced the local tail; the kernel sees nothing
+// before commit(). By slot, nothing was taken.
+inline void Engine::unget() noexcept {
+    if (!by_slot_) ring_.sq.sqe_tail--;
+}
+
+__attribute__((noinline)) void Engine::plain_template(io_uring_sqe* sqe, unsigned slot) noexcept {
+    memset(static_cast<void*>(sqe), 0, 64);
+    sqe->user_data = slot;
+    if (bufs_registered_) sqe->buf_index = uint16_t(slot);
+    slots_[slot].sqe_plain = true;
+}
+
 // The checks queue() makes about once per kRecheckEvery I/Os (and on a
 // target whose format changed): out of line, so the common path saves nothing.
 __attribute__((noinline)) int Engine::queue_due(FileState& f) noexcept {
@@ -84,39 +112,37 @@ int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, 
     // no call into the backend. Power-of-two stride (FileState::plain_dirs).
     const unsigned sh = unsigned(f.stride_shift);
     if (((offset | len) & ((uint64_t(1) << sh) - 1)) != 0 || len - 1 >= UINT32_MAX) return -EINVAL;
-    struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    if (!sqe) return 1;
-    static constexpr uint8_t kOp[2][2] = {{IORING_OP_READ, IORING_OP_WRITE},
-                                          {IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED}};
+    // The slot's own SQE (FileState::plain_dirs is 0 unless by_slot_). No
+    // SQ-full check: at most iodepth slots are queued or in flight, the SQ
+    // has at least that many entries, and an entry is consumed before its
+    // slot can complete and be queued again.
+    Slot& s = slots_[slot_index];
+    struct io_uring_sqe* sqe = &ring_.sq.sqes[size_t(slot_index) << sqe_shift_];
+    // The fields that are the same for every plain I/O of the slot, once.
+    // Every field of the first 64 bytes is written (what io_uring_prep_rw
+    // writes after its memset); with 128-byte SQEs the second half is only
+    // read by IORING_OP_URING_CMD, which this is not.
+    if (__builtin_expect(!s.sqe_plain, 0)) plain_template(sqe, slot_index);
     const bool wr = ddir == PIFIO_WRITE;
-    // Every field of the first 64 bytes (what io_uring_prep_rw writes after
-    // its memset); with 128-byte SQEs the second half is only read by
-    // IORING_OP_URING_CMD, which this is not.
-    sqe->opcode = kOp[bufs_registered_][wr];
+    sqe->opcode = rw_op_[wr];
     sqe->flags = f.sqe_flags;
-    sqe->ioprio = 0;
     sqe->fd = f.sqe_fd;
     sqe->off = offset;
     sqe->addr = reinterpret_cast<uintptr_t>(buf);
     sqe->len = uint32_t(len);
-    sqe->rw_flags = 0;
-    sqe->user_data = slot_index;
-    sqe->buf_index = bufs_registered_ ? uint16_t(slot_index) : 0;
-    sqe->personality = 0;
-    sqe->splice_fd_in = 0;
-    sqe->addr3 = 0;
-    sqe->__pad2[0] = 0;
+    io_uring_sq& sq = ring_.sq;
+    sq.array[sq.sqe_tail & sq.ring_mask] = slot_index;
+    sq.sqe_tail++;   // the kernel sees it at commit() (liburing writes the tail it reads)
     // What the completion path reads (a failed I/O's note, a read's verify);
     // md_len, buf_index and file_index are prep()'s, which this I/O skips.
-    Slot& s = slots_[slot_index];
     Io& io = s.io;
     io.dir = wr ? Dir::write : Dir::read;
     io.lba = offset >> sh;
     io.nlb = uint32_t(len >> sh);
     io.data = buf;
     io.data_len = uint32_t(len);
-    s.ok_res = (wr || f.plain_reads_done) ? int64_t(len) : -1;
-    s.ok_count = wr ? &f.rep->writes : &f.rep->reads;
+    s.ok_res = int64_t(len) | f.ok_or[wr];
+    s.ok_count = &f.rep->reads + wr;   // Report::reads or ::writes
     s.f = &f;
     s.cookie = cookie;
     queued_++;
@@ -163,21 +189,21 @@ __attribute__((noinline)) int Engine::queue_full(FileState& f, unsigned slot_ind
             if (!o_.inject.empty()) inject(f, io);
         }
     }
-    struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    struct io_uring_sqe* sqe = sqe_of(slot_index);
     if (!sqe) return 1;
     // Constant sizes: a few vector stores, not a variable-length rep stos.
     if (ring_flags_ & IORING_SETUP_SQE128) memset(static_cast<void*>(sqe), 0, 128);
     else memset(static_cast<void*>(sqe), 0, 64);
+    s.sqe_plain = false;
     s.ok_res = -1;
     int ret = f.be->prep(sqe, io);
     if (ret < 0) {
-        // Give the SQE back: io_uring_get_sqe() only advanced the local tail,
-        // the kernel sees nothing before commit(). Every CQE is then a slot's
-        // (event() relies on it).
-        ring_.sq.sqe_tail--;
+        // Nothing reaches the kernel: every CQE is a slot's (event() relies on it).
+        unget();
         return ret;
     }
     sqe->user_data = slot_index;
+    publish(slot_index);
     s.f = &f;
     s.cookie = cookie;
     queued_++;
