@@ -103,6 +103,7 @@ private:
     unsigned wait_events(unsigned min, const struct timespec* t) noexcept;   // the waiting half of getevents()
     int complete_slow(Slot& s, const io_uring_cqe* cqe) noexcept;            // event() beyond the plain case
     int check_read(FileState& f, const Slot& s) noexcept;   // verify read PI, record mismatches
+    int check_read_bad(FileState& f, const Slot& s, const Span& sp) noexcept;   // ... of a read that failed
     void note_status(FileState& f, const Slot& s, const Completion& c) noexcept;
     void note_mismatch(FileState& f, const Mismatch& m) noexcept;
     void inject(FileState& f, const Io& io) noexcept;
