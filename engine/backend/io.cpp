@@ -276,8 +276,8 @@ void Engine::note_mismatch(FileState& f, const Mismatch& m) noexcept {
     }
 }
 
-// Inlined into event(): per CQE only the backend's completion and the
-// counters; the PI check (and its mismatch batch on the stack) is a call.
+// Inlined into complete_slow(): the backend's completion, the counters and
+// the clean PI check; a failed check's records are a call (check_read_bad).
 __attribute__((always_inline)) inline int Engine::on_complete(Slot& s, const io_uring_cqe* cqe) noexcept {
     FileState& f = *s.f;
     const Completion c = f.be->complete(cqe, s.io);
@@ -298,7 +298,9 @@ __attribute__((always_inline)) inline int Engine::on_complete(Slot& s, const io_
     return check_read(f, s);
 }
 
-__attribute__((noinline)) int Engine::check_read(FileState& f, const Slot& s) noexcept {
+// Inlined into on_complete() (itself out of event()'s fast path): the clean
+// read is the verify_quick() call and two counters.
+__attribute__((always_inline)) inline int Engine::check_read(FileState& f, const Slot& s) noexcept {
     const Geometry& g = *f.geo;
     const Span sp{s.io.lba, ref_seed(g.fmt, s.io.lba, o_.pi_reftag, g.ref_offset), s.io.nlb};
     // The clean case is the CRC and the compares (verify_quick); records and
