@@ -69,6 +69,14 @@ public:
     virtual int prep(io_uring_sqe* sqe, const Io& io) const noexcept = 0;
     // Hot path: read the completion of `io`.
     virtual Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept = 0;
+    // Asked at open: are this backend's reads and writes plain
+    // IORING_OP_READ/WRITE (_FIXED with fixedbufs) of io.data at byte offset
+    // lba * stride on fd(), whose completion is good exactly when res ==
+    // data_len? Then the SQE flags they carry (IOSQE_*, not FIXED_FILE), and
+    // the engine fills those SQEs and reads those CQEs itself, with no call
+    // per I/O; prep() and complete() still get flushes and failed I/Os.
+    // -1 (the default): the backend preps and completes every I/O.
+    virtual int plain_rw_flags() const noexcept { return -1; }
     // At close: checks that run after the I/O (block backend: pi_audit of the
     // blocks written). Logs through `log`; returns the number of bad blocks.
     virtual uint64_t finish_audit(void (*log)(const char*)) noexcept { return 0; }

@@ -442,6 +442,13 @@ int BlockBackend::prep(io_uring_sqe* sqe, const Io& io) const noexcept {
     return 0;
 }
 
+// Plain unless the I/O carries a PI attribute (uring-pi) or its completion
+// records the blocks written (pi_audit).
+int BlockBackend::plain_rw_flags() const noexcept {
+    if (uring_pi_ || written_) return -1;
+    return async_ ? IOSQE_ASYNC : 0;
+}
+
 Completion BlockBackend::complete(const io_uring_cqe* cqe, const Io& io) const noexcept {
     Completion c;
     if (cqe->res < 0) {

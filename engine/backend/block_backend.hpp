@@ -40,6 +40,7 @@ public:
     void close() noexcept override;
     int prep(io_uring_sqe* sqe, const Io& io) const noexcept override;
     Completion complete(const io_uring_cqe* cqe, const Io& io) const noexcept override;
+    int plain_rw_flags() const noexcept override;
     uint64_t finish_audit(void (*log)(const char*)) noexcept override;
     int recheck(char* why, size_t len) noexcept override;
 

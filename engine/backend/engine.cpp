@@ -32,6 +32,33 @@ void reserve_cold(std::vector<T>& v, size_t n) {
     if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_NOHUGEPAGE);
 }
 
+// Does the SQ array decide which SQE the kernel reads, with this liburing?
+// (liburing before 2.2 rewrote the array at every submit.) One NOP in the SQE
+// after the tail's, named by the array entry at the tail; the CQE says which
+// the kernel took. Ends with the ring as it was, one NOP further. Returns 1
+// yes, 0 no, -errno when the ring cannot submit at all.
+int sq_array_decides(struct io_uring* ring, unsigned sqe_shift) {
+    io_uring_sq& sq = ring->sq;
+    if (sq.ring_entries < 2) return 1;   // one SQE: slot and position coincide
+    const unsigned a = sq.sqe_tail & sq.ring_mask, b = (a + 1) & sq.ring_mask;
+    io_uring_sqe* own = &sq.sqes[size_t(a) << sqe_shift];
+    io_uring_sqe* other = &sq.sqes[size_t(b) << sqe_shift];
+    io_uring_prep_nop(own);
+    own->user_data = 2;
+    io_uring_prep_nop(other);
+    other->user_data = 1;
+    sq.array[a] = b;
+    sq.sqe_tail++;
+    const int ret = io_uring_submit_and_wait(ring, 1);
+    sq.array[a] = a;   // as liburing mapped it at set-up
+    if (ret < 0) return ret;
+    struct io_uring_cqe* cqe = nullptr;
+    if (io_uring_wait_cqe(ring, &cqe) != 0 || !cqe) return -EIO;
+    const bool took_other = cqe->user_data == 1;
+    io_uring_cqe_seen(ring, cqe);
+    return took_other ? 1 : 0;
+}
+
 JobShape shape_of(const pifio_job& j) {
     JobShape s;
     for (int d = 0; d < 2; d++) {
@@ -150,7 +177,19 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
 
     // Per-slot metadata buffers, page aligned, touched now (not on the hot path).
     e->slots_.resize(e->depth_);
-    e->done_.resize(e->depth_ * 2 + 8);
+    e->cqe_shift_ = (e->ring_flags_ & IORING_SETUP_CQE32) ? 1 : 0;
+    e->sqe_shift_ = (e->ring_flags_ & IORING_SETUP_SQE128) ? 1 : 0;
+    // A NOP cannot complete on an IOPOLL ring of older kernels: keep
+    // liburing's SQE order there.
+    if (!(e->ring_flags_ & IORING_SETUP_IOPOLL)) {
+        const int by_slot = sq_array_decides(&e->ring_, e->sqe_shift_);
+        if (by_slot < 0) {
+            r.error = {-by_slot, std::string("io_uring: a NOP does not complete (") + strerror(-by_slot) +
+                                     "); the kernel's io_uring is unusable here"};
+            return r;
+        }
+        e->by_slot_ = by_slot == 1;
+    }
     if (e->md_per_io_) {
         // pi_md_offset places each buffer that many bytes past its 64-byte
         // aligned slot start (unaligned metadata buffers: the kernel bounces them).
@@ -212,6 +251,20 @@ Error Engine::open(FileState& f, unsigned fileno, int* fd) {
         if (ret < 0) return {-ret, f.be->path() + ": registerfiles: " + strerror(-ret) + "; drop registerfiles"};
         f.reg_index = int(fileno);
     }
+    const int plain = f.be->plain_rw_flags();
+    f.plain = plain >= 0;
+    f.ok_or[0] = f.plain && !(f.geo->host_pi() && f.chk.checks) ? 0 : -1;
+    f.ok_or[1] = f.plain ? 0 : -1;
+    f.plain_dirs = 0;
+    // The short queue() path fills the slots' own SQEs (by_slot_); without
+    // them, the backend's prep() does it.
+    if (f.plain && by_slot_ && f.stride_shift >= 0) {
+        static_assert(PIFIO_READ == 0 && PIFIO_WRITE == 1);
+        f.plain_dirs = 1u << PIFIO_READ;
+        if (!(f.geo->host_pi() && !f.geo->pract)) f.plain_dirs |= 1u << PIFIO_WRITE;
+    }
+    f.sqe_flags = uint8_t(f.plain ? plain : 0) | (f.reg_index >= 0 ? IOSQE_FIXED_FILE : 0);
+    f.sqe_fd = f.reg_index >= 0 ? f.reg_index : f.be->fd();
     *fd = f.be->fd();
     return {};
 }
@@ -225,6 +278,9 @@ void Engine::close(FileState& f) {
         io_uring_register_files_update(&ring_, unsigned(f.reg_index), &nfd, 1);
         f.reg_index = -1;
     }
+    f.plain = false;   // no SQE with the closed fd (the number may be reused)
+    f.plain_dirs = 0;
+    f.sqe_fd = -1;
     f.be->close();
 }
 
@@ -235,6 +291,9 @@ Error Engine::register_buffers(const struct iovec* iov, unsigned n) {
         return {-ret, std::string("fixedbufs: io_uring_register_buffers: ") + strerror(-ret) +
                           (ret == -ENOMEM ? "; raise RLIMIT_MEMLOCK (ulimit -l) or drop fixedbufs" : "; drop fixedbufs")};
     bufs_registered_ = true;
+    for (Slot& s : slots_) s.sqe_plain = false;   // their template gets buf_index
+    rw_op_[0] = IORING_OP_READ_FIXED;
+    rw_op_[1] = IORING_OP_WRITE_FIXED;
     return {};
 }
 

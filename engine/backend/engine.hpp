@@ -1,6 +1,7 @@
 // The engine of one fio thread: one io_uring shared by every target of the
 // job whatever its backend. queue() generates PI (and injects faults) and
-// fills an SQE; commit() submits; getevents() reaps, verifies read PI and
+// fills an SQE; commit() submits; getevents() waits for completions and
+// event() completes each one as fio asks for it: verifies read PI and
 // records results. Nothing on that path allocates, throws or logs, except
 // the bounded mismatch/status log lines.
 //
@@ -39,6 +40,13 @@ struct FileState {
     uint64_t next_check_ns = 0;   // when to re-check the target's format (CLOCK_MONOTONIC_COARSE)
     uint32_t check_countdown = 0; // I/Os until the clock is read again (0: look at the next I/O)
     bool changed = false;         // the format changed under the job: no more I/O to it
+    // Set at open from be->plain_rw_flags(): the engine fills read/write SQEs
+    // itself (fd or registered index, flags) and reads their CQEs.
+    bool plain = false;
+    uint8_t plain_dirs = 0;          // plain and power-of-two stride: bit 0 reads, bit 1 writes without PI to generate
+    int64_t ok_or[2] = {-1, -1};     // [read, write]: 0 when a plain one is done at its CQE (no PI to verify), else -1
+    uint8_t sqe_flags = 0;
+    int sqe_fd = -1;
 };
 
 // Open `path` with its backend and derive the PI contexts; the fd is closed
@@ -59,11 +67,12 @@ public:
 
     int queue(FileState& f, unsigned slot, int ddir, uint64_t offset, void* buf, uint64_t len, void* cookie) noexcept;
     int commit() noexcept;
+    // At least `min` (and at most `max`) completions are ready: returns how
+    // many. event(i), i < that count, then reads the i-th and completes it
+    // (backend completion, accounting, PI verify of a read); fio calls it for
+    // each before it calls getevents() again, which releases their CQEs.
     int getevents(unsigned min, unsigned max, const struct timespec* t) noexcept;
-    void* event(int i, int* err) const noexcept {
-        *err = done_[i].err;
-        return done_[i].cookie;
-    }
+    void* event(int i, int* err) noexcept;
     // End of job: writes pi_report. 0 when clean; a positive errno when the job
     // must fail (e->msg: one "pifio: ..." line each: the format changed under
     // it, PI errors, nothing verified); -errno when the report cannot be written.
@@ -73,17 +82,28 @@ private:
     struct Slot {
         FileState* f = nullptr;
         void* cookie = nullptr;
+        // A plain read/write with nothing to check after it (set by queue()):
+        // a CQE with res == ok_res is a success event() counts into ok_count
+        // (Report::reads or ::writes) with no further look. -1: never.
+        int64_t ok_res = -1;
+        uint64_t* ok_count = nullptr;
+        // by_slot_: this slot's SQE holds the plain template (user_data = the
+        // slot, buf_index, zeros); a backend's prep() clears it.
+        bool sqe_plain = false;
         Io io;
     };
-    struct Done {
-        void* cookie;
-        int err;
-    };
-
     Engine() = default;
-    unsigned reap(unsigned n, unsigned max) noexcept;   // fills done_[n..max)
     int on_complete(Slot& s, const io_uring_cqe* cqe) noexcept;
+    int queue_due(FileState& f) noexcept;
+    io_uring_sqe* sqe_of(unsigned slot) noexcept;   // the SQE `slot` fills; null: the SQ is full
+    void publish(unsigned slot) noexcept;           // hand it to the ring (submitted at commit())
+    void unget() noexcept;                          // sqe_of() taken, not used
+    void plain_template(io_uring_sqe* sqe, unsigned slot) noexcept;
+    int queue_full(FileState& f, unsigned slot, int ddir, uint64_t offset, void* buf, uint64_t len, void* cookie) noexcept;
+    unsigned wait_events(unsigned min, const struct timespec* t) noexcept;   // the waiting half of getevents()
+    int complete_slow(Slot& s, const io_uring_cqe* cqe) noexcept;            // event() beyond the plain case
     int check_read(FileState& f, const Slot& s) noexcept;   // verify read PI, record mismatches
+    int check_read_bad(FileState& f, const Slot& s, const Span& sp) noexcept;   // ... of a read that failed
     void note_status(FileState& f, const Slot& s, const Completion& c) noexcept;
     void note_mismatch(FileState& f, const Mismatch& m) noexcept;
     void inject(FileState& f, const Io& io) noexcept;
@@ -104,7 +124,16 @@ private:
     uint8_t* md_pool_ = nullptr;
     size_t md_pool_len_ = 0;
     std::vector<Slot> slots_;
-    std::vector<Done> done_;
+    unsigned cq_head_ = 0;      // CQ head at the last getevents(): event(i) reads CQE cq_head_ + i
+    unsigned cq_unseen_ = 0;    // CQEs handed out by the last getevents(), released at the next
+    unsigned cqe_shift_ = 0;    // 1 with 32-byte CQEs
+    unsigned sqe_shift_ = 0;    // 1 with 128-byte SQEs
+    // SQEs indexed by slot, as fio's io_uring engine does: slot i always fills
+    // SQE i and queue() puts i into the SQ array, so the fields a plain I/O
+    // does not change are written once. Off (liburing's io_uring_get_sqe()
+    // order) when the set-up self-test cannot run (IOPOLL) or fails.
+    bool by_slot_ = false;
+    uint8_t rw_op_[2] = {IORING_OP_READ, IORING_OP_WRITE};   // _FIXED once buffers are registered
     std::vector<Report> reports_;
     std::vector<MismatchRecord> mm_;    // reserved kRecordLimit when pi_report is set
     std::vector<InjectRecord> inj_;

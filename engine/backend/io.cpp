@@ -1,5 +1,6 @@
 // The hot path: queue, commit, reap, verify, accounting (see engine.hpp).
 #include <cerrno>
+#include <cstddef>
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
@@ -18,6 +19,12 @@ constexpr uint64_t kRecheckNs = 1000000000ull;   // format re-check period while
 // The clock is read once per this many queued I/Os, not per I/O (bench_ring_callgrind
 // counts the difference): the period is 1 s or this many I/Os, whichever is longer.
 constexpr uint32_t kRecheckEvery = 64;
+
+// Slot::ok_count points at Report::reads or ::writes; the I/O counters sit
+// as far behind them, in the same order.
+static_assert(offsetof(Report, writes) == offsetof(Report, reads) + sizeof(uint64_t) &&
+              offsetof(Report, write_ios) == offsetof(Report, read_ios) + sizeof(uint64_t));
+constexpr ptrdiff_t kIosOff = (offsetof(Report, read_ios) - offsetof(Report, reads)) / sizeof(uint64_t);
 
 uint64_t coarse_now_ns() noexcept {
     struct timespec ts;
@@ -55,17 +62,98 @@ void Engine::log(const char* fmt, ...) noexcept {
     log_(line);
 }
 
+inline io_uring_sqe* Engine::sqe_of(unsigned slot) noexcept {
+    if (!by_slot_) return io_uring_get_sqe(&ring_);
+    io_uring_sq& sq = ring_.sq;
+    const unsigned head = (ring_flags_ & IORING_SETUP_SQPOLL) ? io_uring_smp_load_acquire(sq.khead) : *sq.khead;
+    if (sq.sqe_tail - head >= sq.ring_entries) return nullptr;
+    return &sq.sqes[size_t(slot) << sqe_shift_];
+}
+
+inline void Engine::publish(unsigned slot) noexcept {
+    if (!by_slot_) return;   // io_uring_get_sqe() advanced the tail
+    io_uring_sq& sq = ring_.sq;
+    sq.array[sq.sqe_tail & sq.ring_mask] = slot;
+    sq.sqe_tail++;   // the kernel sees it at commit() (liburing writes the tail it reads)
+}
+
+// io_uring_get_sqe() only advanced the local tail; the kernel sees nothing
+// before commit(). By slot, nothing was taken.
+inline void Engine::unget() noexcept {
+    if (!by_slot_) ring_.sq.sqe_tail--;
+}
+
+__attribute__((noinline)) void Engine::plain_template(io_uring_sqe* sqe, unsigned slot) noexcept {
+    memset(static_cast<void*>(sqe), 0, 64);
+    sqe->user_data = slot;
+    if (bufs_registered_) sqe->buf_index = uint16_t(slot);
+    slots_[slot].sqe_plain = true;
+}
+
+// The checks queue() makes about once per kRecheckEvery I/Os (and on a
+// target whose format changed): out of line, so the common path saves nothing.
+__attribute__((noinline)) int Engine::queue_due(FileState& f) noexcept {
+    // A target reformatted under the job gets no I/O built for the old format.
+    if (f.changed) return -EMEDIUMTYPE;
+    f.check_countdown = kRecheckEvery;
+    if ((f.next_check_ns == 0 || coarse_now_ns() >= f.next_check_ns) && recheck(f)) return -EMEDIUMTYPE;
+    return 0;
+}
+
 int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, void* buf, uint64_t len,
                   void* cookie) noexcept {
     if (slot_index >= slots_.size()) return -EINVAL;
-    Slot& s = slots_[slot_index];
-    // A target reformatted under the job gets no I/O built for the old format.
-    if (f.changed) return -EMEDIUMTYPE;
-    if (f.check_countdown == 0) {
-        f.check_countdown = kRecheckEvery;
-        if ((f.next_check_ns == 0 || coarse_now_ns() >= f.next_check_ns) && recheck(f)) return -EMEDIUMTYPE;
-    }
+    if (__builtin_expect(f.check_countdown == 0 || f.changed, 0))
+        if (const int r = queue_due(f)) return r;
     --f.check_countdown;
+    if (unsigned(ddir) > PIFIO_WRITE || !(f.plain_dirs >> ddir & 1)) return queue_full(f, slot_index, ddir, offset, buf, len, cookie);
+
+    // A plain read/write (Backend::plain_rw_flags): the engine fills the SQE,
+    // no call into the backend. Power-of-two stride (FileState::plain_dirs).
+    const unsigned sh = unsigned(f.stride_shift);
+    if (((offset | len) & ((uint64_t(1) << sh) - 1)) != 0 || len - 1 >= UINT32_MAX) return -EINVAL;
+    // The slot's own SQE (FileState::plain_dirs is 0 unless by_slot_). No
+    // SQ-full check: at most iodepth slots are queued or in flight, the SQ
+    // has at least that many entries, and an entry is consumed before its
+    // slot can complete and be queued again.
+    Slot& s = slots_[slot_index];
+    struct io_uring_sqe* sqe = &ring_.sq.sqes[size_t(slot_index) << sqe_shift_];
+    // The fields that are the same for every plain I/O of the slot, once.
+    // Every field of the first 64 bytes is written (what io_uring_prep_rw
+    // writes after its memset); with 128-byte SQEs the second half is only
+    // read by IORING_OP_URING_CMD, which this is not.
+    if (__builtin_expect(!s.sqe_plain, 0)) plain_template(sqe, slot_index);
+    const bool wr = ddir == PIFIO_WRITE;
+    sqe->opcode = rw_op_[wr];
+    sqe->flags = f.sqe_flags;
+    sqe->fd = f.sqe_fd;
+    sqe->off = offset;
+    sqe->addr = reinterpret_cast<uintptr_t>(buf);
+    sqe->len = uint32_t(len);
+    io_uring_sq& sq = ring_.sq;
+    sq.array[sq.sqe_tail & sq.ring_mask] = slot_index;
+    sq.sqe_tail++;   // the kernel sees it at commit() (liburing writes the tail it reads)
+    // What the completion path reads (a failed I/O's note, a read's verify);
+    // md_len, buf_index and file_index are prep()'s, which this I/O skips.
+    Io& io = s.io;
+    io.dir = wr ? Dir::write : Dir::read;
+    io.lba = offset >> sh;
+    io.nlb = uint32_t(len >> sh);
+    io.data = buf;
+    io.data_len = uint32_t(len);
+    s.ok_res = int64_t(len) | f.ok_or[wr];
+    s.ok_count = &f.rep->reads + wr;   // Report::reads or ::writes
+    s.f = &f;
+    s.cookie = cookie;
+    queued_++;
+    inflight_++;
+    return 0;
+}
+
+// Every I/O the backend preps itself (and flushes, and writes that get PI).
+__attribute__((noinline)) int Engine::queue_full(FileState& f, unsigned slot_index, int ddir, uint64_t offset,
+                                                 void* buf, uint64_t len, void* cookie) noexcept {
+    Slot& s = slots_[slot_index];
     const Geometry& g = *f.geo;
     Io& io = s.io;
     io.buf_index = -1;
@@ -101,19 +189,21 @@ int Engine::queue(FileState& f, unsigned slot_index, int ddir, uint64_t offset, 
             if (!o_.inject.empty()) inject(f, io);
         }
     }
-    struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    struct io_uring_sqe* sqe = sqe_of(slot_index);
     if (!sqe) return 1;
     // Constant sizes: a few vector stores, not a variable-length rep stos.
     if (ring_flags_ & IORING_SETUP_SQE128) memset(static_cast<void*>(sqe), 0, 128);
     else memset(static_cast<void*>(sqe), 0, 64);
+    s.sqe_plain = false;
+    s.ok_res = -1;
     int ret = f.be->prep(sqe, io);
     if (ret < 0) {
-        // Give the SQE back as a no-op so the ring stays consistent.
-        io_uring_prep_nop(sqe);
-        sqe->user_data = UINT64_MAX;
+        // Nothing reaches the kernel: every CQE is a slot's (event() relies on it).
+        unget();
         return ret;
     }
     sqe->user_data = slot_index;
+    publish(slot_index);
     s.f = &f;
     s.cookie = cookie;
     queued_++;
@@ -186,8 +276,8 @@ void Engine::note_mismatch(FileState& f, const Mismatch& m) noexcept {
     }
 }
 
-// Inlined into reap(): per CQE only the backend's completion and the
-// counters; the PI check (and its mismatch batch on the stack) is a call.
+// Inlined into complete_slow(): the backend's completion, the counters and
+// the clean PI check; a failed check's records are a call (check_read_bad).
 __attribute__((always_inline)) inline int Engine::on_complete(Slot& s, const io_uring_cqe* cqe) noexcept {
     FileState& f = *s.f;
     const Completion c = f.be->complete(cqe, s.io);
@@ -208,9 +298,21 @@ __attribute__((always_inline)) inline int Engine::on_complete(Slot& s, const io_
     return check_read(f, s);
 }
 
-__attribute__((noinline)) int Engine::check_read(FileState& f, const Slot& s) noexcept {
+// Inlined into on_complete() (itself out of event()'s fast path): the clean
+// read is the verify_quick() call and two counters.
+__attribute__((always_inline)) inline int Engine::check_read(FileState& f, const Slot& s) noexcept {
     const Geometry& g = *f.geo;
     const Span sp{s.io.lba, ref_seed(g.fmt, s.io.lba, o_.pi_reftag, g.ref_offset), s.io.nlb};
+    // The clean case is the CRC and the compares (verify_quick); records and
+    // the per-field counts only for a read that failed.
+    const uint32_t escaped = verify_quick(f.chk, s.io.data, s.io.md, sp);
+    if (__builtin_expect(escaped == kVerifyBad, 0)) return check_read_bad(f, s, sp);
+    f.rep->blocks_verified += s.io.nlb;
+    f.rep->blocks_escaped += escaped;
+    return 0;
+}
+
+__attribute__((noinline, cold)) int Engine::check_read_bad(FileState& f, const Slot& s, const Span& sp) noexcept {
     Mismatch batch[kVerifyBatch];
     VerifyStats st;
     const bool ok = verify(f.chk, s.io.data, s.io.md, sp, batch, kVerifyBatch, &st);
@@ -228,46 +330,72 @@ __attribute__((noinline)) int Engine::check_read(FileState& f, const Slot& s) no
     return EILSEQ;
 }
 
-__attribute__((always_inline)) inline unsigned Engine::reap(unsigned n, unsigned max) noexcept {
-    struct io_uring_cqe* cqe;
-    while (n < max && io_uring_peek_cqe(&ring_, &cqe) == 0) {
-        const uint64_t ud = cqe->user_data;
-        if (ud < slots_.size()) {
-            Slot& s = slots_[ud];
-            if (inflight_) inflight_--;
-            done_[n].cookie = s.cookie;
-            done_[n].err = on_complete(s, cqe);
-            n++;
-        }
-        io_uring_cqe_seen(&ring_, cqe);
+// As fio's io_uring engine: getevents() only counts ready CQEs and event()
+// reads the i-th in place (no copy into a side array, no per-CQE head
+// update). The CQEs handed out stay unreleased until the next getevents():
+// the kernel cannot reuse them while fio completes them, and the CQ (twice
+// the SQ, so at least 2 x iodepth) holds them plus every I/O still in flight.
+int Engine::getevents(unsigned min, unsigned max, const struct timespec* t) noexcept {
+    if (cq_unseen_) {
+        io_uring_cq_advance(&ring_, cq_unseen_);
+        cq_unseen_ = 0;
     }
-    return n;
+    unsigned ready = io_uring_cq_ready(&ring_);
+    // Enough ready (fio's usual case at depth): no call, nothing to save.
+    if (__builtin_expect(ready < min || ready == 0, 0)) {
+        const int r = int(wait_events(min, t));
+        if (r < 0) return r;
+        ready = unsigned(r);
+    }
+    if (ready > max) ready = max;
+    cq_head_ = *ring_.cq.khead;
+    cq_unseen_ = ready;
+    return int(ready);
 }
 
-int Engine::getevents(unsigned min, unsigned max, const struct timespec* t) noexcept {
-    if (max > done_.size()) max = unsigned(done_.size());
-    unsigned n = reap(0, max);
-    if (n == 0 && min == 0 && (ring_flags_ & IORING_SETUP_DEFER_TASKRUN)) {
+__attribute__((noinline)) unsigned Engine::wait_events(unsigned min, const struct timespec* t) noexcept {
+    unsigned ready = io_uring_cq_ready(&ring_);
+    if (ready == 0 && min == 0 && (ring_flags_ & IORING_SETUP_DEFER_TASKRUN)) {
         // Deferred completions post only when we enter the kernel to get events.
         io_uring_get_events(&ring_);
-        n = reap(0, max);
+        ready = io_uring_cq_ready(&ring_);
     }
-    while (n < min) {
+    while (ready < min) {
         struct io_uring_cqe* cqe = nullptr;
         int ret;
         if (t) {
             struct __kernel_timespec ts;
             ts.tv_sec = t->tv_sec;
             ts.tv_nsec = t->tv_nsec;
-            ret = io_uring_wait_cqes(&ring_, &cqe, min - n, &ts, nullptr);
-            if (ret == -ETIME) break;
+            ret = io_uring_wait_cqes(&ring_, &cqe, min, &ts, nullptr);
+            if (ret == -ETIME) return io_uring_cq_ready(&ring_);
         } else {
-            ret = io_uring_wait_cqe_nr(&ring_, &cqe, min - n);
+            ret = io_uring_wait_cqe_nr(&ring_, &cqe, min);
         }
-        if (ret < 0 && ret != -EINTR && ret != -EAGAIN) return ret;
-        n = reap(n, max);
+        if (ret < 0 && ret != -EINTR && ret != -EAGAIN) return unsigned(ret);
+        ready = io_uring_cq_ready(&ring_);
     }
-    return int(n);
+    return ready;
+}
+
+void* Engine::event(int i, int* err) noexcept {
+    const io_uring_cqe* cqe = &ring_.cq.cqes[((cq_head_ + unsigned(i)) & ring_.cq.ring_mask) << cqe_shift_];
+    Slot& s = slots_[cqe->user_data];
+    inflight_--;
+    // A plain read/write that moved every byte, with no PI to check: count it
+    // here, no call (the common case without host PI).
+    if (cqe->res == s.ok_res) {
+        s.ok_count[0]++;          // Report::reads or ::writes
+        s.ok_count[kIosOff]++;    // ... and ::read_ios or ::write_ios
+        *err = 0;
+        return s.cookie;
+    }
+    *err = complete_slow(s, cqe);
+    return s.cookie;
+}
+
+__attribute__((noinline)) int Engine::complete_slow(Slot& s, const io_uring_cqe* cqe) noexcept {
+    return on_complete(s, cqe);
 }
 
 }  // namespace pifio

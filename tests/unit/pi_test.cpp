@@ -179,6 +179,46 @@ TEST_P(Pi, RandomRunsAgainstReference) {
     }
 }
 
+// verify_quick() is verify() without records: the same verdict and, when
+// clean, the same escape count, on every format, corrupted or not, with
+// escaped blocks mixed in.
+TEST_P(Pi, QuickAgreesWithVerify) {
+    std::mt19937_64 rng(0x9c1c);
+    const std::vector<Format> fmts = all_formats();
+    int bad_seen = 0, escaped_seen = 0;
+    for (int iter = 0; iter < 400; ++iter) {
+        const Format& f = fmts[rng() % fmts.size()];
+        const uint32_t n = 1 + static_cast<uint32_t>(rng() % 20);
+        SCOPED_TRACE(format_to_string(f) + " n=" + std::to_string(n) + " iter=" + std::to_string(iter));
+        Buffers b(f, n, rng);
+        const PiContext c = ctx_of(f, static_cast<uint16_t>(rng() % 0xffff), 0xffff, uint8_t(1 + rng() % 7));
+        const uint64_t ref = rng() & ref_mask(f);
+        const Span s{ref, ref, n};
+        generate(c, b.d(), b.m(), s);
+        if (rng() % 3 == 0) {   // an escaped block (app 0xFFFF, ref all ones: every type)
+            const uint32_t e = static_cast<uint32_t>(rng() % n);
+            write_tuple(f, b.d(), b.m(), e, Tuple{0xbad, 0xffff, ref_mask(f)});
+        }
+        if (rng() % 2 == 0) {   // a flipped bit in some block's tuple or data
+            const uint32_t blk = static_cast<uint32_t>(rng() % n);
+            if (rng() % 2) b.md_of(blk)[f.pi_offset() + rng() % f.tuple_size()] ^= uint8_t(1u << (rng() % 8));
+            else b.d()[size_t{blk} * f.data_stride() + rng() % f.data_size] ^= uint8_t(1u << (rng() % 8));
+        }
+        VerifyStats st;
+        const bool ok = verify(c, b.d(), b.m(), s, nullptr, 0, &st);
+        const uint32_t q = verify_quick(c, b.d(), b.m(), s);
+        if (ok) {
+            EXPECT_EQ(q, st.escaped);
+            escaped_seen += st.escaped != 0;
+        } else {
+            EXPECT_EQ(q, kVerifyBad);
+            ++bad_seen;
+        }
+    }
+    EXPECT_GT(bad_seen, 50);       // both outcomes were exercised
+    EXPECT_GT(escaped_seen, 50);
+}
+
 TEST_P(Pi, StopAtFirstMaxOutAndCounts) {
     std::mt19937_64 rng(5);
     const Format f = parse_format("512+8/t1").value;

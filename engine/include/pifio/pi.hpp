@@ -191,6 +191,12 @@ struct VerifyStats {
 bool verify(const PiContext& ctx, const void* data, const void* md, const Span& span,
             Mismatch* out, uint32_t max_out, VerifyStats* stats, bool stop_at_first = false);
 
+// verify() for the hot path: no records, no stats. Returns the number of
+// blocks skipped by the escape rules when every block passes, kVerifyBad
+// when one does not (call verify() then, for what failed).
+constexpr uint32_t kVerifyBad = UINT32_MAX;
+uint32_t verify_quick(const PiContext& ctx, const void* data, const void* md, const Span& span);
+
 // Corrupt `field` of block `block` (flip the low bit of the field's last
 // byte, so got != want for sure; for guard, flips a data byte instead when
 // flip_data is true).
