@@ -245,7 +245,7 @@ def _empty_modules() -> Path:
         IDIR.mkdir(parents=True, exist_ok=True)
         c = Cpio()
         c.file("pifio/modules.list", b"")
-        out.write_bytes(c.bytes())
+        c.save(out)     # atomic: parallel ctest boots may build it at once
     return out
 
 
