@@ -59,6 +59,12 @@ int sq_array_decides(struct io_uring* ring, unsigned sqe_shift) {
     return took_other ? 1 : 0;
 }
 
+uint64_t mono_ns() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
 JobShape shape_of(const pifio_job& j) {
     JobShape s;
     for (int d = 0; d < 2; d++) {
@@ -113,6 +119,18 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
     e->log_ = j.log;
     e->info_ = j.info ? j.info : j.log;
     e->depth_ = j.iodepth ? j.iodepth : 1;
+    if (o.pi_verify_time) {
+        e->time_verify_ = true;
+        e->ns0_ = mono_ns();
+        e->ticks0_ = verify_ticks();
+        // The counter's rate, roughly (1 ms), for the preemption bound only;
+        // finish() converts with the rate over the whole job.
+        uint64_t ns = e->ns0_;
+        while (ns - e->ns0_ < 1000000) ns = mono_ns();
+        const uint64_t per_ns = std::max<uint64_t>(1, (verify_ticks() - e->ticks0_ + (ns - e->ns0_) / 2) / (ns - e->ns0_));
+        e->ticks_per_byte_ = per_ns;
+        e->limit_ticks_ = 20000 * per_ns;
+    }
 
     // The report is written at the end; find out now that it cannot be,
     // before the job writes anything.
@@ -298,6 +316,12 @@ Error Engine::register_buffers(const struct iovec* iov, unsigned n) {
 }
 
 int Engine::finish(Error* e) {
+    if (time_verify_) {
+        // Ticks per ns over the job (invariant TSC); 1 where ticks are ns.
+        const uint64_t dt = verify_ticks() - ticks0_, dns = mono_ns() - ns0_;
+        const double per_ns = dns ? double(dt) / double(dns) : 1.0;
+        for (Report& r : reports_) r.verify_ns = per_ns > 0 ? double(r.verify_ticks) / per_ns : 0;
+    }
     const uint64_t bad = pi_errors(reports_);
     std::vector<uint8_t> asked(reports_.size(), 0);
     Teardown td;

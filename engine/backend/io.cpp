@@ -305,7 +305,20 @@ __attribute__((always_inline)) inline int Engine::check_read(FileState& f, const
     const Span sp{s.io.lba, ref_seed(g.fmt, s.io.lba, o_.pi_reftag, g.ref_offset), s.io.nlb};
     // The clean case is the CRC and the compares (verify_quick); records and
     // the per-field counts only for a read that failed.
-    const uint32_t escaped = verify_quick(f.chk, s.io.data, s.io.md, sp);
+    uint32_t escaped;
+    if (__builtin_expect(time_verify_, 0)) {   // pi_verify_time: the check alone, in TSC ticks
+        const uint64_t t0 = verify_ticks();
+        escaped = verify_quick(f.chk, s.io.data, s.io.md, sp);
+        const uint64_t dt = verify_ticks() - t0;
+        if (dt <= limit_ticks_ + ticks_per_byte_ * s.io.data_len) {
+            f.rep->verify_ticks += dt;
+            f.rep->verify_timed++;
+        } else {
+            f.rep->verify_interrupted++;
+        }
+    } else {
+        escaped = verify_quick(f.chk, s.io.data, s.io.md, sp);
+    }
     if (__builtin_expect(escaped == kVerifyBad, 0)) return check_read_bad(f, s, sp);
     f.rep->blocks_verified += s.io.nlb;
     f.rep->blocks_escaped += escaped;

@@ -21,6 +21,11 @@ struct Report {
     uint64_t read_ios = 0, write_ios = 0;   // I/Os completed, failed ones included
     char changed[640] = {};        // the target's format changed under the job (recheck), else empty
     uint64_t audit_bad = 0;        // bad blocks found by the backend's finish_audit (pi_audit)
+    // pi_verify_time: reads whose PI check was timed, its time-stamp-counter
+    // ticks, and those in ns (Engine::finish, from the TSC rate over the job);
+    // checks that took too long to be only the check (preempted) apart.
+    uint64_t verify_timed = 0, verify_ticks = 0, verify_interrupted = 0;
+    double verify_ns = 0;
     struct StatusCount {
         uint16_t code;
         uint64_t count;
