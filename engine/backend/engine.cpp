@@ -130,6 +130,12 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
         const uint64_t per_ns = std::max<uint64_t>(1, (verify_ticks() - e->ticks0_ + (ns - e->ns0_) / 2) / (ns - e->ns0_));
         e->ticks_per_byte_ = per_ns;
         e->limit_ticks_ = 20000 * per_ns;
+        uint64_t least = UINT64_MAX;
+        for (int i = 0; i < 256; i++) {
+            const uint64_t a = verify_ticks();
+            least = std::min(least, verify_ticks() - a);
+        }
+        e->timer_ticks_ = least;
     }
 
     // The report is written at the end; find out now that it cannot be,
@@ -168,6 +174,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
             info(("pifio: " + f->be->path() + ": apptag=0xffff: blocks written with it are escaped (type " +
                   std::to_string(fmt.pi_type) + " skips every check of a block whose app tag is 0xffff)")
                      .c_str());
+        if (e->time_verify_) e->reports_[i].verify_hist.assign(kVerifyHistBuckets, 0);
         e->reports_[i].path = f->be->path();
         e->reports_[i].desc = f->be->describe();
         if (o.hipri && info) {
@@ -320,7 +327,15 @@ int Engine::finish(Error* e) {
         // Ticks per ns over the job (invariant TSC); 1 where ticks are ns.
         const uint64_t dt = verify_ticks() - ticks0_, dns = mono_ns() - ns0_;
         const double per_ns = dns ? double(dt) / double(dns) : 1.0;
-        for (Report& r : reports_) r.verify_ns = per_ns > 0 ? double(r.verify_ticks) / per_ns : 0;
+        for (Report& r : reports_) {
+            r.verify_ns = per_ns > 0 ? double(r.verify_ticks) / per_ns : 0;
+            uint64_t seen = 0;
+            for (unsigned i = 0; i < r.verify_hist.size() && r.verify_timed; i++)
+                if ((seen += r.verify_hist[i]) * 2 >= r.verify_timed) {
+                    r.verify_median_ns = verify_hist_mid(i) / (per_ns > 0 ? per_ns : 1);
+                    break;
+                }
+        }
     }
     const uint64_t bad = pi_errors(reports_);
     std::vector<uint8_t> asked(reports_.size(), 0);

@@ -165,6 +165,7 @@ private:
     // byte (20 us + 1 ns/byte: slower than 1 GB/s) was preempted or
     // interrupted: counted apart, not in the time (a shared host).
     uint64_t limit_ticks_ = 0, ticks_per_byte_ = 1;
+    uint64_t timer_ticks_ = 0;   // what an empty timed window reads (the least of 256), subtracted
     bool bufs_registered_ = false;
     unsigned queued_ = 0;
     std::vector<std::unique_ptr<FileState>> files_;   // adopted

@@ -309,10 +309,12 @@ __attribute__((always_inline)) inline int Engine::check_read(FileState& f, const
     if (__builtin_expect(time_verify_, 0)) {   // pi_verify_time: the check alone, in TSC ticks
         const uint64_t t0 = verify_ticks();
         escaped = verify_quick(f.chk, s.io.data, s.io.md, sp);
-        const uint64_t dt = verify_ticks() - t0;
+        uint64_t dt = verify_ticks() - t0;
         if (dt <= limit_ticks_ + ticks_per_byte_ * s.io.data_len) {
+            dt = dt > timer_ticks_ ? dt - timer_ticks_ : 0;
             f.rep->verify_ticks += dt;
             f.rep->verify_timed++;
+            f.rep->verify_hist[verify_hist_bucket(dt)]++;
         } else {
             f.rep->verify_interrupted++;
         }

@@ -56,6 +56,7 @@ Json file_json(const Report& r) {
     if (r.verify_timed || r.verify_interrupted)   // pi_verify_time: what each read's PI check took
         j["verify_time"] = {{"reads", r.verify_timed}, {"ticks", r.verify_ticks}, {"ns", r.verify_ns},
                             {"ns_per_read", r.verify_timed ? r.verify_ns / double(r.verify_timed) : 0.0},
+                            {"median_ns", r.verify_median_ns},
                             {"interrupted", r.verify_interrupted}};
     return j;
 }

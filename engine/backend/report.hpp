@@ -12,6 +12,21 @@
 
 namespace pifio {
 
+// pi_verify_time's histogram: ticks 0..15 one bucket each, then 16 buckets
+// per power of two (bucket width 1/16 of its octave: medians within ~3 %).
+constexpr unsigned kVerifyHistSub = 16, kVerifyHistBuckets = 1024;
+inline unsigned verify_hist_bucket(uint64_t v) {
+    if (v < kVerifyHistSub) return unsigned(v);
+    const unsigned e = 63u - unsigned(__builtin_clzll(v));   // >= 4
+    return (e - 3) * kVerifyHistSub + unsigned((v >> (e - 4)) & (kVerifyHistSub - 1));
+}
+// The middle of bucket i, in ticks.
+inline double verify_hist_mid(unsigned i) {
+    if (i < kVerifyHistSub) return i;
+    const unsigned e = i / kVerifyHistSub + 3, sub = i % kVerifyHistSub;
+    return double((uint64_t(kVerifyHistSub + sub) << (e - 4))) + double(uint64_t(1) << (e - 4)) / 2;
+}
+
 struct Report {
     std::string path, desc;
     uint64_t reads = 0, writes = 0, blocks_verified = 0, blocks_escaped = 0, bad_blocks = 0;
@@ -26,6 +41,8 @@ struct Report {
     // checks that took too long to be only the check (preempted) apart.
     uint64_t verify_timed = 0, verify_ticks = 0, verify_interrupted = 0;
     double verify_ns = 0;
+    std::vector<uint32_t> verify_hist;   // timed checks by ticks, kVerifyHistSub buckets per power of two
+    double verify_median_ns = 0;         // from verify_hist (finish())
     struct StatusCount {
         uint16_t code;
         uint64_t count;
