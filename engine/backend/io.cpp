@@ -376,6 +376,10 @@ __attribute__((noinline)) unsigned Engine::wait_events(unsigned min, const struc
         ready = io_uring_cq_ready(&ring_);
     }
     while (ready < min) {
+        // IOPOLL: the kernel does not poll while the CQ holds entries (it
+        // returns at once, and this loop would spin): hand out what is there,
+        // fio asks again for the rest.
+        if (ready && (ring_flags_ & IORING_SETUP_IOPOLL)) break;
         struct io_uring_cqe* cqe = nullptr;
         int ret;
         if (t) {
