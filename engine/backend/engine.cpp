@@ -59,6 +59,12 @@ int sq_array_decides(struct io_uring* ring, unsigned sqe_shift) {
     return took_other ? 1 : 0;
 }
 
+uint64_t mono_ns() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
 JobShape shape_of(const pifio_job& j) {
     JobShape s;
     for (int d = 0; d < 2; d++) {
@@ -113,6 +119,24 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
     e->log_ = j.log;
     e->info_ = j.info ? j.info : j.log;
     e->depth_ = j.iodepth ? j.iodepth : 1;
+    if (o.pi_verify_time) {
+        e->time_verify_ = true;
+        e->ns0_ = mono_ns();
+        e->ticks0_ = verify_ticks();
+        // The counter's rate, roughly (1 ms), for the preemption bound only;
+        // finish() converts with the rate over the whole job.
+        uint64_t ns = e->ns0_;
+        while (ns - e->ns0_ < 1000000) ns = mono_ns();
+        const uint64_t per_ns = std::max<uint64_t>(1, (verify_ticks() - e->ticks0_ + (ns - e->ns0_) / 2) / (ns - e->ns0_));
+        e->ticks_per_byte_ = per_ns;
+        e->limit_ticks_ = 20000 * per_ns;
+        uint64_t least = UINT64_MAX;
+        for (int i = 0; i < 256; i++) {
+            const uint64_t a = verify_ticks();
+            least = std::min(least, verify_ticks() - a);
+        }
+        e->timer_ticks_ = least;
+    }
 
     // The report is written at the end; find out now that it cannot be,
     // before the job writes anything.
@@ -150,6 +174,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
             info(("pifio: " + f->be->path() + ": apptag=0xffff: blocks written with it are escaped (type " +
                   std::to_string(fmt.pi_type) + " skips every check of a block whose app tag is 0xffff)")
                      .c_str());
+        if (e->time_verify_) e->reports_[i].verify_hist.assign(kVerifyHistBuckets, 0);
         e->reports_[i].path = f->be->path();
         e->reports_[i].desc = f->be->describe();
         if (o.hipri && info) {
@@ -298,6 +323,20 @@ Error Engine::register_buffers(const struct iovec* iov, unsigned n) {
 }
 
 int Engine::finish(Error* e) {
+    if (time_verify_) {
+        // Ticks per ns over the job (invariant TSC); 1 where ticks are ns.
+        const uint64_t dt = verify_ticks() - ticks0_, dns = mono_ns() - ns0_;
+        const double per_ns = dns ? double(dt) / double(dns) : 1.0;
+        for (Report& r : reports_) {
+            r.verify_ns = per_ns > 0 ? double(r.verify_ticks) / per_ns : 0;
+            uint64_t seen = 0;
+            for (unsigned i = 0; i < r.verify_hist.size() && r.verify_timed; i++)
+                if ((seen += r.verify_hist[i]) * 2 >= r.verify_timed) {
+                    r.verify_median_ns = verify_hist_mid(i) / (per_ns > 0 ? per_ns : 1);
+                    break;
+                }
+        }
+    }
     const uint64_t bad = pi_errors(reports_);
     std::vector<uint8_t> asked(reports_.size(), 0);
     Teardown td;

@@ -26,6 +26,21 @@
 
 namespace pifio {
 
+// The CPU's time-stamp counter, fenced so that the work between two reads
+// stays between them (pi_verify_time); CLOCK_MONOTONIC ns elsewhere.
+inline uint64_t verify_ticks() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_lfence();
+    const uint64_t t = __builtin_ia32_rdtsc();
+    __builtin_ia32_lfence();
+    return t;
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+#endif
+}
+
 // Per-target state: fio's f->engine_data. Probed once (Identify, sysfs,
 // probes), kept across fio's close/reopen of the file.
 struct FileState {
@@ -142,6 +157,15 @@ private:
     uint64_t inflight_ = 0;             // submitted, not yet reaped
     uint32_t logged_ = 0;
     bool files_registered_ = false;
+    // pi_verify_time: time-stamp counter and CLOCK_MONOTONIC at create, for
+    // the counter's rate over the job (finish()).
+    bool time_verify_ = false;
+    uint64_t ticks0_ = 0, ns0_ = 0;
+    // A timed check longer than this many ticks plus ticks_per_byte_ per data
+    // byte (20 us + 1 ns/byte: slower than 1 GB/s) was preempted or
+    // interrupted: counted apart, not in the time (a shared host).
+    uint64_t limit_ticks_ = 0, ticks_per_byte_ = 1;
+    uint64_t timer_ticks_ = 0;   // what an empty timed window reads (the least of 256), subtracted
     bool bufs_registered_ = false;
     unsigned queued_ = 0;
     std::vector<std::unique_ptr<FileState>> files_;   // adopted

@@ -36,7 +36,7 @@ Json file_json(const Report& r) {
         const char* name = r.status[k].name;
         status[std::string(code) + (name ? std::string(" ") + name : "")] = r.status[k].count;
     }
-    return Json{
+    Json j{
         {"file", r.path},
         {"target", r.desc},
         {"reads", r.reads},
@@ -53,6 +53,12 @@ Json file_json(const Report& r) {
         {"injected", r.injected},
         {"format_changed", std::string(r.changed)},
     };
+    if (r.verify_timed || r.verify_interrupted)   // pi_verify_time: what each read's PI check took
+        j["verify_time"] = {{"reads", r.verify_timed}, {"ticks", r.verify_ticks}, {"ns", r.verify_ns},
+                            {"ns_per_read", r.verify_timed ? r.verify_ns / double(r.verify_timed) : 0.0},
+                            {"median_ns", r.verify_median_ns},
+                            {"interrupted", r.verify_interrupted}};
+    return j;
 }
 
 }  // namespace

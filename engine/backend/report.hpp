@@ -12,6 +12,21 @@
 
 namespace pifio {
 
+// pi_verify_time's histogram: ticks 0..15 one bucket each, then 16 buckets
+// per power of two (bucket width 1/16 of its octave: medians within ~3 %).
+constexpr unsigned kVerifyHistSub = 16, kVerifyHistBuckets = 1024;
+inline unsigned verify_hist_bucket(uint64_t v) {
+    if (v < kVerifyHistSub) return unsigned(v);
+    const unsigned e = 63u - unsigned(__builtin_clzll(v));   // >= 4
+    return (e - 3) * kVerifyHistSub + unsigned((v >> (e - 4)) & (kVerifyHistSub - 1));
+}
+// The middle of bucket i, in ticks.
+inline double verify_hist_mid(unsigned i) {
+    if (i < kVerifyHistSub) return i;
+    const unsigned e = i / kVerifyHistSub + 3, sub = i % kVerifyHistSub;
+    return double((uint64_t(kVerifyHistSub + sub) << (e - 4))) + double(uint64_t(1) << (e - 4)) / 2;
+}
+
 struct Report {
     std::string path, desc;
     uint64_t reads = 0, writes = 0, blocks_verified = 0, blocks_escaped = 0, bad_blocks = 0;
@@ -21,6 +36,13 @@ struct Report {
     uint64_t read_ios = 0, write_ios = 0;   // I/Os completed, failed ones included
     char changed[640] = {};        // the target's format changed under the job (recheck), else empty
     uint64_t audit_bad = 0;        // bad blocks found by the backend's finish_audit (pi_audit)
+    // pi_verify_time: reads whose PI check was timed, its time-stamp-counter
+    // ticks, and those in ns (Engine::finish, from the TSC rate over the job);
+    // checks that took too long to be only the check (preempted) apart.
+    uint64_t verify_timed = 0, verify_ticks = 0, verify_interrupted = 0;
+    double verify_ns = 0;
+    std::vector<uint32_t> verify_hist;   // timed checks by ticks, kVerifyHistSub buckets per power of two
+    double verify_median_ns = 0;         // from verify_hist (finish())
     struct StatusCount {
         uint16_t code;
         uint64_t count;

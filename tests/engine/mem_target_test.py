@@ -4,7 +4,7 @@
 Reads of PI written by the target's own generate pass the host checks on
 several formats; write-then-read keeps the engine's PI; guards corrupted on
 write (pi_inject) are caught on read (so the checks really run); a malformed target is refused with a
-message that shows the form. Exit 0 pass, 1 fail, 77 skip.
+message that shows the form; pi_verify_time times every clean read's check into pi_report. Exit 0 pass, 1 fail, 77 skip.
 """
 import argparse
 import os
@@ -81,6 +81,24 @@ def main():
                                  f"--pi_report={rep}"] + md("4096+8"))
     if rc != 0 or "blocks read were escaped" not in out:
         fails.append(f"all-escaped reads: want exit 0 with the escaped note (rc {rc})\n{out[-800:]}")
+    # pi_verify_time: every clean read's check is timed (or counted as
+    # interrupted), with a plausible time; a job without it has no verify_time.
+    for timed in (1, 0):
+        n += 1
+        rc, out = run(a.fio, base + [target("512+8"), "--rw=randread", "--size=8M", f"--pi_verify_time={timed}",
+                                     f"--pi_report={rep}"] + md("512+8"))
+        try:
+            fd = json.load(open(rep))["files"][0]
+            vt = fd.get("verify_time")
+            if timed:
+                ok = rc == 0 and vt is not None and vt["reads"] + vt["interrupted"] == fd["reads"] == 2000 \
+                    and vt["reads"] > 0 and 1 < vt["ns_per_read"] < 1e6 and vt["ticks"] > 0
+            else:
+                ok = rc == 0 and vt is None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            ok, vt = False, f"report: {e}"
+        if not ok:
+            fails.append(f"pi_verify_time={timed}: verify_time {vt} (rc {rc})\n{out[-600:]}")
     for f in fails:
         print("FAIL:", f)
     print(f"{'FAIL' if fails else 'PASS'}: {n - len(fails)} of {n} in-memory target checks")

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -218,4 +219,23 @@ TEST(CheckVerdict, FailsOnlyWhenChecksWereAskedAndNoneWasDone) {
     EXPECT_FALSE(v.fail || v.note);
     // A second file that verified makes the job fine.
     EXPECT_FALSE(check_verdict({file(0, 4, 0, 0, 0, 0), file(2, 2, 0, 0, 16, 0)}, {both, both}, false, "j").fail);
+}
+
+// pi_verify_time's histogram: every tick count lands in the bucket whose
+// middle maps back to it, buckets are ordered, and a bucket is at most 1/16
+// of its value wide (the median's precision).
+TEST(VerifyHist, BucketsRoundTripAndAreNarrow) {
+    unsigned last = 0;
+    for (uint64_t v : {0ull, 1ull, 15ull, 16ull, 17ull, 31ull, 32ull, 100ull, 255ull, 256ull, 1000ull, 123456ull,
+                       (1ull << 40) + 5, ~0ull}) {
+        const unsigned b = pifio::verify_hist_bucket(v);
+        ASSERT_LT(b, pifio::kVerifyHistBuckets) << v;
+        EXPECT_GE(b, last) << v;
+        last = b;
+        EXPECT_EQ(pifio::verify_hist_bucket(uint64_t(pifio::verify_hist_mid(b))), b) << v;
+        if (v >= 16) {
+            EXPECT_LE(std::abs(pifio::verify_hist_mid(b) - double(v)), double(v) / 16) << v;
+        }
+    }
+    for (uint64_t v = 0; v < 5000; v++) EXPECT_LE(pifio::verify_hist_bucket(v), pifio::verify_hist_bucket(v + 1));
 }
