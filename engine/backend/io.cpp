@@ -48,7 +48,9 @@ bool Engine::recheck(FileState& f, bool quiet) noexcept {
     f.changed = true;
     if (f.rep) snprintf(f.rep->changed, sizeof f.rep->changed, "%s", why);
     // Always logged (once per file), whatever the error-line budget.
-    if (!quiet) log("pifio: %s; no further I/O is issued to it", why);
+    // Names the error the job will end with (which of it and a failing
+    // in-flight I/O's error fio reports first depends on timing).
+    if (!quiet) log("pifio: %s; no further I/O is issued to it (later I/O fails with EMEDIUMTYPE)", why);
     return true;
 }
 
