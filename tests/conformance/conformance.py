@@ -30,7 +30,10 @@ guests and builds, load 10-17): cold `conformance.py run --set default`
 (control and pifio) 2950 s (7.3) / 2687 s (6.1) wall, the guests side by side;
 warm (control cached) `ctest --test-dir build -R '^conformance_' -LE nightly`
 1295 s: pifio's nvmept_pi run 1189 s (7.3) / 1149 s (6.1) of guest time,
-io_uring_pi 71 s.
+io_uring_pi 71 s. Later the same day (NUMBER_IOS 32, load ~3-5) pifio's nvmept_pi took
+~240-290 s of guest time per LBA format, so the default set was split between the kernels
+(SETS below): cold 614 s, warm 420 s wall (7.3: nvmept_pi 359 s + io_uring_pi 51 s; 6.1: 370 s)
+inside a fresh-clone ./pifio test at load ~4.
 """
 from __future__ import annotations
 
