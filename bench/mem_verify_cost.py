@@ -54,7 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ring_overhead import ROOT, find, fio_json  # noqa: E402
-from ring_callgrind import functions  # noqa: E402
+from ring_callgrind import callgrind  # noqa: E402
 
 FORMATS = {"4096+8": ("crc16", 8), "512+8": ("crc16", 64)}   # guard kernel, md bytes per 4 KiB
 
@@ -81,18 +81,8 @@ def callgrind_added(fio: Path, eng: Path, fmt: str, qd: int, cpu: int, n1: int, 
         for v in (0, 1):
             runs = []
             for n in (n1, n2):
-                out = Path(td) / f"cg.{v}.{n}"
-                cmd = ["taskset", "-c", str(cpu), "valgrind", "--tool=callgrind", "--toggle-collect=thread_main",
-                       f"--callgrind-out-file={out}", *job(fio, eng, fmt, v, qd), f"--number_ios={n}",
-                       "--iodepth_batch_complete_min=1", "--output-format=json"]
-                r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-                if r.returncode != 0:
-                    raise RuntimeError(f"callgrind run failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-1500:]}")
-                m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
-                if not m:
-                    raise RuntimeError(f"no 'Collected' line from callgrind: {r.stderr[-800:]}")
-                runs.append({"ir": int(m.group(1)), "ios": fio_json(r.stdout)["jobs"][0]["read"]["total_ios"],
-                             "fn": functions(out)})
+                runs.append(callgrind([*job(fio, eng, fmt, v, qd), f"--number_ios={n}", "--iodepth_batch_complete_min=1",
+                                       "--output-format=json"], Path(td) / f"cg.{v}.{n}", ("taskset", "-c", str(cpu))))
             a, b = runs
             dios = b["ios"] - a["ios"]
             if dios <= 0:

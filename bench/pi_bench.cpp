@@ -357,6 +357,16 @@ struct IoCase {
 
 constexpr uint64_t kIoLba = 123456;
 
+// The raw CRC of an I/O's guard bytes, one plain call per block (the crc rows).
+template <class Crc>
+inline void crc_blocks(Crc crc, const LoopGeo& g, uint8_t* d, uint8_t* m, uint32_t nb) {
+    for (uint32_t i = 0; i < nb; ++i) {
+        auto x = crc(0, d + i * g.ds, g.contig);
+        if (g.chain) x = crc(x, g.md_of(d, m, i), g.chain);
+        benchmark::DoNotOptimize(x);
+    }
+}
+
 // One benchmark of op over one I/O with a plain CRC function (isal, table).
 template <bool G64, class Crc>
 void bench_io_loop(benchmark::State& st, const char* impl, Crc crc, IoCase c, IoOp op) {
@@ -377,11 +387,7 @@ void bench_io_loop(benchmark::State& st, const char* impl, Crc crc, IoCase c, Io
             io_loop_generate<G64>(crc, g, d, m, c.nb(), kIoLba);
             benchmark::ClobberMemory();
         } else {
-            for (uint32_t i = 0; i < c.nb(); ++i) {
-                auto x = crc(0, d + i * g.ds, g.contig);
-                if (g.chain) x = crc(x, g.md_of(d, m, i), g.chain);
-                benchmark::DoNotOptimize(x);
-            }
+            crc_blocks(crc, g, d, m, c.nb());
         }
     }
     st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(c.io_bytes));
@@ -405,11 +411,7 @@ void bench_io_crc_ring(benchmark::State& st, const char* impl, Crc crc, IoCase c
         uint8_t* d = ring[k].data.get();
         uint8_t* m = ring[k].md.get();
         k = (k + 1) % kRing;
-        for (uint32_t i = 0; i < c.nb(); ++i) {
-            auto x = crc(0, d + i * g.ds, g.contig);
-            if (g.chain) x = crc(x, g.md_of(d, m, i), g.chain);
-            benchmark::DoNotOptimize(x);
-        }
+        crc_blocks(crc, g, d, m, c.nb());
     }
     st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(c.io_bytes));
     label_row(st, impl, G64);

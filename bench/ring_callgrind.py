@@ -61,10 +61,12 @@ def functions(cg_out: Path) -> Counter:
     return d
 
 
-def run_cg(fio: Path, engine_opt: str, dev: str, qd: int, n: int, size: int, td: Path, tag: str) -> dict:
-    out = td / f"cg.{tag}.{n}"
-    cmd = ["valgrind", "--tool=callgrind", "--toggle-collect=thread_main", f"--callgrind-out-file={out}",
-           *fio_cmd(fio, engine_opt, dev, qd, n, size)]
+def callgrind(fio_argv: list, out: Path, prefix: tuple = ()) -> dict:
+    """fio under callgrind, collecting in its job threads (thread_main): the
+    instructions counted ("ir"), the reads fio did ("ios"), per-function
+    counts ("fn") and the command."""
+    cmd = [*prefix, "valgrind", "--tool=callgrind", "--toggle-collect=thread_main", f"--callgrind-out-file={out}",
+           *fio_argv]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
         raise RuntimeError(f"callgrind run failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-2000:]}")
@@ -73,6 +75,10 @@ def run_cg(fio: Path, engine_opt: str, dev: str, qd: int, n: int, size: int, td:
         raise RuntimeError(f"no 'Collected' line from callgrind: {r.stderr[-1000:]}")
     ios = fio_json(r.stdout)["jobs"][0]["read"]["total_ios"]
     return {"ir": int(m.group(1)), "ios": ios, "fn": functions(out), "cmd": cmd}
+
+
+def run_cg(fio: Path, engine_opt: str, dev: str, qd: int, n: int, size: int, td: Path, tag: str) -> dict:
+    return callgrind(fio_cmd(fio, engine_opt, dev, qd, n, size), td / f"cg.{tag}.{n}")
 
 
 def enter_calls(fio: Path, engine_opt: str, dev: str, qd: int, n: int, size: int, td: Path) -> dict:
