@@ -276,19 +276,19 @@ Error Engine::open(FileState& f, unsigned fileno, int* fd) {
         if (ret < 0) return {-ret, f.be->path() + ": registerfiles: " + strerror(-ret) + "; drop registerfiles"};
         f.reg_index = int(fileno);
     }
-    const int plain = f.be->plain_rw_flags();
-    f.plain = plain >= 0;
-    f.ok_or[0] = f.plain && !(f.geo->host_pi() && f.chk.checks) ? 0 : -1;
-    f.ok_or[1] = f.plain ? 0 : -1;
+    const int plain_flags = f.be->plain_rw_flags();
+    const bool plain = plain_flags >= 0;
+    f.ok_or[0] = plain && !(f.geo->host_pi() && f.chk.checks) ? 0 : -1;
+    f.ok_or[1] = plain ? 0 : -1;
     f.plain_dirs = 0;
     // The short queue() path fills the slots' own SQEs (by_slot_); without
     // them, the backend's prep() does it.
-    if (f.plain && by_slot_ && f.stride_shift >= 0) {
+    if (plain && by_slot_ && f.stride_shift >= 0) {
         static_assert(PIFIO_READ == 0 && PIFIO_WRITE == 1);
         f.plain_dirs = 1u << PIFIO_READ;
         if (!(f.geo->host_pi() && !f.geo->pract)) f.plain_dirs |= 1u << PIFIO_WRITE;
     }
-    f.sqe_flags = uint8_t(f.plain ? plain : 0) | (f.reg_index >= 0 ? IOSQE_FIXED_FILE : 0);
+    f.sqe_flags = uint8_t(plain ? plain_flags : 0) | (f.reg_index >= 0 ? IOSQE_FIXED_FILE : 0);
     f.sqe_fd = f.reg_index >= 0 ? f.reg_index : f.be->fd();
     *fd = f.be->fd();
     return {};
@@ -303,8 +303,7 @@ void Engine::close(FileState& f) {
         io_uring_register_files_update(&ring_, unsigned(f.reg_index), &nfd, 1);
         f.reg_index = -1;
     }
-    f.plain = false;   // no SQE with the closed fd (the number may be reused)
-    f.plain_dirs = 0;
+    f.plain_dirs = 0;   // no SQE with the closed fd (the number may be reused)
     f.sqe_fd = -1;
     f.be->close();
 }

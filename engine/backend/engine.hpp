@@ -57,7 +57,6 @@ struct FileState {
     bool changed = false;         // the format changed under the job: no more I/O to it
     // Set at open from be->plain_rw_flags(): the engine fills read/write SQEs
     // itself (fd or registered index, flags) and reads their CQEs.
-    bool plain = false;
     uint8_t plain_dirs = 0;          // plain and power-of-two stride: bit 0 reads, bit 1 writes without PI to generate
     int64_t ok_or[2] = {-1, -1};     // [read, write]: 0 when a plain one is done at its CQE (no PI to verify), else -1
     uint8_t sqe_flags = 0;
