@@ -12,6 +12,12 @@ namespace pifio::detail {
 // Largest group of independent blocks a *_multi kernel takes at once.
 inline constexpr unsigned kMultiMax = 8;
 
+// What verify compares, as masks over a tuple's big-endian words (see
+// PiFast): guard word (G64) and the app|ref word (G16: the whole tuple).
+struct TupleCheck {
+    uint64_t gmask, wmask, app_word, ref_mask;
+};
+
 // One implementation of both CRCs. Semantics as the public functions:
 // crc16 seed/result plain; crc64 seed/result are finished CRCs.
 // *_multi: CRC (from seed 0) of n <= kMultiMax blocks of len bytes each,
@@ -22,6 +28,27 @@ struct CrcKernels {
     uint64_t (*crc64)(uint64_t crc, const uint8_t* p, size_t len);
     void (*crc16_multi)(const uint8_t* base, size_t stride, size_t len, unsigned n, uint16_t* out);
     void (*crc64_multi)(const uint8_t* base, size_t stride, size_t len, unsigned n, uint64_t* out);
+    // Tuple checks of n <= kMultiMax blocks at once, or null (verify then
+    // checks block by block): g[0..kMultiMax) the blocks' guards (read in
+    // full; entries past n ignored), tuple i at t + i*tstride, block i's
+    // expected ref tag (ref0 + i) & c.ref_mask. Bit i of the result is set
+    // when block i has a checked bit that differs or app tag 0xffff (a
+    // possible escape): verify looks at those blocks one by one, so a clear
+    // bit means the block passes every check and is not an escape.
+    uint32_t (*check16)(const uint16_t* g, const uint8_t* t, size_t tstride, unsigned n, const TupleCheck& c,
+                        uint64_t ref0);
+    uint32_t (*check64)(const uint64_t* g, const uint8_t* t, size_t tstride, unsigned n, const TupleCheck& c,
+                        uint64_t ref0);
+    // CRC and tuple checks of nb blocks in one pass, or null: block i's
+    // guard bytes are len (a multiple of 64) at base + i*stride, with no
+    // chain over md bytes; tuple i and ref tags as check16. Returns the
+    // first block to look at one by one (flagged as by check16, or one of
+    // the fewer than 4 blocks it leaves at the end); nb when every block
+    // passed and none is an escape.
+    uint32_t (*verify_run16)(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t,
+                             size_t tstride, const TupleCheck& c, uint64_t ref0);
+    uint32_t (*verify_run64)(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t,
+                             size_t tstride, const TupleCheck& c, uint64_t ref0);
 };
 
 extern const CrcKernels kTableKernels;

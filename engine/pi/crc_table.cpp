@@ -96,13 +96,13 @@ uint64_t crc64_table(uint64_t crc, const uint8_t* p, size_t len) {
 }
 
 const CrcKernels kTableKernels = {CrcImpl::table, crc16_table, crc64_table, crc16_multi_table,
-                                  crc64_multi_table};
+                                  crc64_multi_table, nullptr, nullptr, nullptr, nullptr};
 
 #if !defined(__x86_64__)
-const CrcKernels kPclmulKernels = {CrcImpl::pclmul, nullptr, nullptr, nullptr, nullptr};
-const CrcKernels kAvx2Kernels = {CrcImpl::vpclmul_avx2, nullptr, nullptr, nullptr, nullptr};
-const CrcKernels kAvx512Kernels = {CrcImpl::vpclmul_avx512, nullptr, nullptr, nullptr, nullptr};
-const CrcKernels kEmu512Kernels = {CrcImpl::vpclmul_avx512, nullptr, nullptr, nullptr, nullptr};
+const CrcKernels kPclmulKernels = {CrcImpl::pclmul, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+const CrcKernels kAvx2Kernels = {CrcImpl::vpclmul_avx2, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+const CrcKernels kAvx512Kernels = {CrcImpl::vpclmul_avx512, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+const CrcKernels kEmu512Kernels = {CrcImpl::vpclmul_avx512, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 #endif
 
 // ---------------------------------------------------------------- dispatch --

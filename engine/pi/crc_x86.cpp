@@ -259,6 +259,7 @@ inline __attribute__((always_inline)) V vhxor4(V a, V, V, V) { return a; }
 // GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized on its own
 // _mm512_undefined_* in broadcast/extract helpers.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 namespace isa_avx512 {
 namespace {
 using V = __m512i;
@@ -306,6 +307,147 @@ inline __attribute__((always_inline)) V vhxor4(V a, V b, V c, V d) {
     return _mm512_xor_si512(_mm512_shuffle_i64x2(x, y, 0x88), _mm512_shuffle_i64x2(x, y, 0xDD));
 }
 #include "crc_fold.inc"
+
+// Tuple checks of up to 8 blocks in two or three vector compares (see
+// CrcKernels::check16): the tuples byte-swapped into native words, the
+// expected words built from the guards, the app word and the ref tags.
+// (No vector constants at namespace scope: their initializers would run at
+// start-up on CPUs without AVX-512.)
+inline __attribute__((always_inline)) __m512i iota8() { return _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0); }
+inline __attribute__((always_inline)) __m512i bswap64(__m512i x) {
+    const __m128i m = _mm_set_epi8(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm512_shuffle_epi8(x, _mm512_broadcast_i32x4(m));
+}
+// Qwords at t + off[i] for the set bits of k (a plain load when contiguous).
+inline __attribute__((always_inline)) __m512i tuples(const uint8_t* t, size_t step, bool contiguous, __mmask8 k,
+                                                     __m512i off) {
+    if (contiguous) return _mm512_maskz_loadu_epi64(k, t);
+    (void)step;
+    return _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), k, off, t, 1);
+}
+
+uint32_t check16(const uint16_t* g, const uint8_t* t, size_t tstride, unsigned n, const TupleCheck& c, uint64_t ref0) {
+    const __mmask8 live = static_cast<__mmask8>((1u << n) - 1);
+    const __m512i off = _mm512_mul_epu32(iota8(), _mm512_set1_epi64(static_cast<long long>(tstride)));
+    const __m512i tw = bswap64(tuples(t, tstride, tstride == 8, live, off));
+    const __m512i guard = _mm512_slli_epi64(_mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g))), 48);
+    const __m512i ref = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0)), iota8()),
+                                         _mm512_set1_epi64(static_cast<long long>(c.ref_mask)));
+    // want = guard << 48 | app << 32 | ref
+    const __m512i want = _mm512_ternarylogic_epi64(guard, ref, _mm512_set1_epi64(static_cast<long long>(c.app_word)), 0xFE);
+    const __m512i app = _mm512_set1_epi64(0xffffll << 32);
+    const __mmask8 bad = _mm512_mask_test_epi64_mask(live, _mm512_xor_si512(tw, want),
+                                                     _mm512_set1_epi64(static_cast<long long>(c.wmask)));
+    const __mmask8 esc = _mm512_mask_cmpeq_epi64_mask(live, _mm512_and_si512(tw, app), app);
+    return static_cast<uint32_t>(bad | esc);
+}
+
+uint32_t check64(const uint64_t* g, const uint8_t* t, size_t tstride, unsigned n, const TupleCheck& c, uint64_t ref0) {
+    // Four blocks per vector: qword 2i the guard word, 2i + 1 app16|ref48.
+    const __m512i pair = _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i off = _mm512_add_epi64(_mm512_mul_epu32(pair, _mm512_set1_epi64(static_cast<long long>(tstride))),
+                                         _mm512_set_epi64(8, 0, 8, 0, 8, 0, 8, 0));
+    const __m512i w = _mm512_mask_blend_epi64(0x55, _mm512_set1_epi64(static_cast<long long>(c.wmask)),
+                                              _mm512_set1_epi64(static_cast<long long>(c.gmask)));
+    const __m512i app = _mm512_set1_epi64(static_cast<long long>(0xffffull << 48));
+    const __m512i appw = _mm512_set1_epi64(static_cast<long long>(c.app_word));
+    const __m512i rmask = _mm512_set1_epi64(static_cast<long long>(c.ref_mask));
+    uint32_t flags = 0;
+    for (unsigned h = 0; h < 2 && 4 * h < n; ++h) {
+        const unsigned m = n - 4 * h < 4 ? n - 4 * h : 4;
+        const __mmask8 live = static_cast<__mmask8>((1u << (2 * m)) - 1);
+        const __m512i tw = bswap64(tuples(t + 4 * h * tstride, tstride, tstride == 16, live, off));
+        const __m512i ref = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0 + 4 * h)), pair), rmask);
+        const __m512i want = _mm512_mask_expandloadu_epi64(_mm512_or_si512(ref, appw), 0x55, g + 4 * h);
+        const __mmask8 bad = _mm512_mask_test_epi64_mask(live, _mm512_xor_si512(tw, want), w);
+        const __mmask8 esc = _mm512_mask_cmpeq_epi64_mask(live & 0xAA, _mm512_and_si512(tw, app), app);
+        // qword bits 2i, 2i+1 -> block bit i
+        uint32_t k = static_cast<uint32_t>(bad | esc);
+        k = (k | k >> 1) & 0x55;
+        k = (k | k >> 1) & 0x33;
+        k = (k | k >> 2) & 0x0f;
+        flags |= k << (4 * h);
+    }
+    return flags;
+}
+
+// Block bits from qword bits: block i <- qword bits 2i, 2i+1.
+inline __attribute__((always_inline)) uint32_t pair_bits(uint32_t k) {
+    k = (k | k >> 1) & 0x55;
+    k = (k | k >> 1) & 0x33;
+    return (k | k >> 2) & 0x0f;
+}
+
+// CRC and tuple checks of a run of blocks, four at a time, with no guard
+// leaving the vector registers (CrcKernels::verify_run16/64). Lane b of the
+// Barrett step is block b; the tuples are loaded to match it.
+template <bool G64>
+uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
+                      const TupleCheck& c, uint64_t ref0) {
+    constexpr Dom R = G64 ? Dom::r64 : Dom::r16;
+    const bool contiguous = tstride == (G64 ? 16u : 8u);
+    const __m512i ts = _mm512_set1_epi64(static_cast<long long>(tstride));
+    const __m512i appw = _mm512_set1_epi64(static_cast<long long>(c.app_word));
+    const __m512i rmask = _mm512_set1_epi64(static_cast<long long>(c.ref_mask));
+    const uint64_t r_mu = G64 ? kReflMu127 : kR16Mu127, r_pd = G64 ? kReflPdivX : kR16PdivX;
+    const V mu = vbcast(_mm_set_epi64x(0, static_cast<long long>(r_mu)));
+    const V pd = vbcast(_mm_set_epi64x(0, static_cast<long long>(r_pd)));
+    uint32_t i = 0;
+    if constexpr (G64) {
+        // Qword 2b: guard word, 2b + 1: app16|ref48 (as in memory).
+        const __m512i pair = _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0);
+        const __m512i off = _mm512_add_epi64(_mm512_mul_epu32(pair, ts), _mm512_set_epi64(8, 0, 8, 0, 8, 0, 8, 0));
+        const __m512i w = _mm512_mask_blend_epi64(0x55, _mm512_set1_epi64(static_cast<long long>(c.wmask)),
+                                                  _mm512_set1_epi64(static_cast<long long>(c.gmask)));
+        const __m512i app = _mm512_set1_epi64(static_cast<long long>(0xffffull << 48));
+        for (; i + 4 <= nb; i += 4) {
+            const V x = fold4_fin(base + i * stride, stride, len, ~uint64_t{0}, R);
+            const V t1 = vclmul00(x, mu);
+            const V r = vxor(x, vclmul00(t1, pd));   // register = r.q(2b+1) ^ t1.q(2b)
+            const uint8_t* tp = t + i * tstride;
+            const __m512i tw = bswap64(contiguous ? _mm512_loadu_si512(tp) : _mm512_i64gather_epi64(off, tp, 1));
+            // guard: ~register == tuple guard  <=>  ~(tw ^ r.q(2b+1) ^ t1.q(2b)) == 0
+            const __m512i gd = _mm512_ternarylogic_epi64(tw, _mm512_bsrli_epi128(r, 8), t1, 0x69);
+            const __m512i ref = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0 + i)), pair), rmask);
+            const __m512i d = _mm512_mask_blend_epi64(0x55, _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), gd);
+            const __mmask8 bad = _mm512_test_epi64_mask(d, w);
+            const __mmask8 esc = _mm512_mask_cmpeq_epi64_mask(0xAA, _mm512_and_si512(tw, app), app);
+            if (__builtin_expect((bad | esc) != 0, 0)) return i + static_cast<uint32_t>(__builtin_ctz(pair_bits(bad | esc)));
+        }
+    } else {
+        // Odd qword 2b + 1: block b's tuple, beside the lane's register.
+        const __m512i off = _mm512_mul_epu32(_mm512_set_epi64(3, 0, 2, 0, 1, 0, 0, 0), ts);
+        const __m512i idx = _mm512_set_epi64(3, 0, 2, 0, 1, 0, 0, 0);
+        const __m512i wn = _mm512_set1_epi64(static_cast<long long>(c.wmask & ~(0xffffull << 48)));
+        const __m512i gm = _mm512_set1_epi64((c.wmask >> 48) ? 0xffff : 0);
+        const __m512i app = _mm512_set1_epi64(0xffffll << 32);
+        for (; i + 4 <= nb; i += 4) {
+            const V x = fold4_fin(base + i * stride, stride, len, 0, R);
+            const V t1 = vclmul00(x, mu);
+            // q(2b+1) low 16 bits: the reflected register; its bits reversed
+            // in each byte are the tuple's guard bytes as they lie in memory.
+            const V r = vbrev(vxor(x, vclmul00(t1, pd)));
+            const uint8_t* tp = t + i * tstride;
+            const __m512i raw = contiguous ? _mm512_maskz_expandloadu_epi64(0xAA, tp)
+                                           : _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), 0xAA, off, tp, 1);
+            const __m512i tw = bswap64(raw);
+            const __m512i ref = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0 + i)), idx), rmask);
+            const __mmask8 bad = _mm512_mask_test_epi64_mask(0xAA, _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), wn) |
+                                 _mm512_mask_test_epi64_mask(0xAA, _mm512_xor_si512(raw, r), gm);
+            const __mmask8 esc = _mm512_mask_cmpeq_epi64_mask(0xAA, _mm512_and_si512(tw, app), app);
+            if (__builtin_expect((bad | esc) != 0, 0)) return i + static_cast<uint32_t>(__builtin_ctz(pair_bits(bad | esc)));
+        }
+    }
+    return i;
+}
+uint32_t verify_run16(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
+                      const TupleCheck& c, uint64_t ref0) {
+    return verify_run_t<false>(base, stride, len, nb, t, tstride, c, ref0);
+}
+uint32_t verify_run64(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
+                      const TupleCheck& c, uint64_t ref0) {
+    return verify_run_t<true>(base, stride, len, nb, t, tstride, c, ref0);
+}
 }  // namespace
 }  // namespace isa_avx512
 #ifdef __clang__
@@ -382,14 +524,15 @@ inline __attribute__((always_inline)) V vhxor4(V a, V b, V c, V d) {
 #pragma GCC pop_options
 
 const CrcKernels kEmu512Kernels = {CrcImpl::vpclmul_avx512, isa_emu512::crc16, isa_emu512::crc64,
-                                   isa_emu512::crc16_multi, isa_emu512::crc64_multi};
+                                   isa_emu512::crc16_multi, isa_emu512::crc64_multi, nullptr, nullptr, nullptr, nullptr};
 
 const CrcKernels kPclmulKernels = {CrcImpl::pclmul, isa_pclmul::crc16, isa_pclmul::crc64, isa_pclmul::crc16_multi,
-                                   isa_pclmul::crc64_multi};
+                                   isa_pclmul::crc64_multi, nullptr, nullptr, nullptr, nullptr};
 const CrcKernels kAvx2Kernels = {CrcImpl::vpclmul_avx2, isa_avx2::crc16, isa_avx2::crc64, isa_avx2::crc16_multi,
-                                 isa_avx2::crc64_multi};
+                                 isa_avx2::crc64_multi, nullptr, nullptr, nullptr, nullptr};
 const CrcKernels kAvx512Kernels = {CrcImpl::vpclmul_avx512, isa_avx512::crc16, isa_avx512::crc64,
-                                   isa_avx512::crc16_multi, isa_avx512::crc64_multi};
+                                   isa_avx512::crc16_multi, isa_avx512::crc64_multi, isa_avx512::check16,
+                                   isa_avx512::check64, isa_avx512::verify_run16, isa_avx512::verify_run64};
 
 }  // namespace pifio::detail
 #endif

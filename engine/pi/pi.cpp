@@ -12,6 +12,7 @@ namespace {
 
 using detail::CrcKernels;
 using detail::kMultiMax;
+using detail::TupleCheck;
 
 inline uint16_t ld16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 inline uint32_t ld32(const uint8_t* p) {
@@ -57,6 +58,9 @@ struct G16 {
         st32(t + 4, static_cast<uint32_t>(r));
     }
     static guard_t crc(const CrcKernels& k, guard_t seed, const uint8_t* p, size_t n) { return k.crc16(seed, p, n); }
+    using check_fn = decltype(CrcKernels::check16);
+    static check_fn checker(const CrcKernels& k) { return k.check16; }
+    static decltype(CrcKernels::verify_run16) runner(const CrcKernels& k) { return k.verify_run16; }
     static void multi(const CrcKernels& k, const uint8_t* b, size_t stride, size_t len, unsigned n, guard_t* out) {
         k.crc16_multi(b, stride, len, n, out);
     }
@@ -87,6 +91,9 @@ struct G64 {
         st48(t + 10, r);
     }
     static guard_t crc(const CrcKernels& k, guard_t seed, const uint8_t* p, size_t n) { return k.crc64(seed, p, n); }
+    using check_fn = decltype(CrcKernels::check64);
+    static check_fn checker(const CrcKernels& k) { return k.check64; }
+    static decltype(CrcKernels::verify_run64) runner(const CrcKernels& k) { return k.verify_run64; }
     static void multi(const CrcKernels& k, const uint8_t* b, size_t stride, size_t len, unsigned n, guard_t* out) {
         k.crc64_multi(b, stride, len, n, out);
     }
@@ -252,9 +259,38 @@ inline __attribute__((always_inline)) bool verify_t(const PiContext& ctx, const 
         // Block i's metadata: one pointer stepped by the layout's stride.
         const size_t mstep = geo.ext ? geo.ds : geo.mstride;
         const uint8_t* m = geo.md_of(data, md, 0);
+        // The kernels' vector tuple check, where the guard needs no chain
+        // over md bytes: the blocks it flags (bad, or a possible escape) go
+        // through check_block, the rest passed every check.
+        const auto vcheck = geo.chain ? nullptr : T::checker(k);
+        const TupleCheck tc{fc.gmask, fc.wmask, fc.app_word, T::kRefMask};
+        const auto run = fc.guard && !geo.chain && geo.contig % 64 == 0 ? T::runner(k) : nullptr;
+        if (run) {
+            // CRCs and compares in one pass; the blocks it stops at (bad, a
+            // possible escape, the last few) are checked one by one.
+            for (uint32_t b = 0; b < span.nblocks; ++b) {
+                b += run(data + b * geo.ds, geo.ds, geo.contig, span.nblocks - b, m + b * mstep + geo.pi_off, mstep,
+                         tc, span.ref + b);
+                if (b >= span.nblocks) break;
+                const typename T::guard_t gb = T::crc(k, 0, data + b * geo.ds, geo.contig);
+                if (check_block<T>(ctx, fc, geo, k, m + b * mstep, gb, b, span, st, out, max_out) && stop_at_first)
+                    goto done;
+            }
+            goto done;
+        }
         for (uint32_t i = 0; i < span.nblocks; i += kMultiMax) {
             const unsigned n = std::min<uint32_t>(kMultiMax, span.nblocks - i);
             if (fc.guard) guards<T>(k, data + i * geo.ds, geo, n, g);
+            if (vcheck) {
+                for (uint32_t f = vcheck(g, m + geo.pi_off, mstep, n, tc, span.ref + i); f; f &= f - 1) {
+                    const unsigned j = static_cast<unsigned>(__builtin_ctz(f));
+                    if (check_block<T>(ctx, fc, geo, k, m + j * mstep, g[j], i + j, span, st, out, max_out) &&
+                        stop_at_first)
+                        goto done;
+                }
+                m += n * mstep;
+                continue;
+            }
             for (unsigned j = 0; j < n; ++j, m += mstep)
                 if (check_block<T>(ctx, fc, geo, k, m, g[j], i + j, span, st, out, max_out) && stop_at_first)
                     goto done;

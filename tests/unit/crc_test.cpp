@@ -256,7 +256,7 @@ TEST(CrcSelfTest, AllCandidatesBadMeansTable) {
     b1.crc16 = broken::crc16_bad_seed;
     auto b2 = with_impl(CrcImpl::pclmul);
     b2.crc64_multi = broken::crc64_multi_bad_last;
-    const detail::CrcKernels none{CrcImpl::vpclmul_avx512, nullptr, nullptr, nullptr, nullptr};
+    const detail::CrcKernels none{CrcImpl::vpclmul_avx512, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
     const detail::DispatchCandidate c[] = {{&none, true}, {&b1, true}, {&b2, true}};
     char note[512];
     EXPECT_EQ(detail::select_kernels(c, 3, note, sizeof note), &detail::kTableKernels);
