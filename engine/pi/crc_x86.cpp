@@ -385,6 +385,7 @@ template <bool G64>
 uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
                       const TupleCheck& c, uint64_t ref0) {
     constexpr Dom R = G64 ? Dom::r64 : Dom::r16;
+    constexpr uint64_t reg = G64 ? ~uint64_t{0} : 0;
     const bool contiguous = tstride == (G64 ? 16u : 8u);
     const __m512i ts = _mm512_set1_epi64(static_cast<long long>(tstride));
     const __m512i appw = _mm512_set1_epi64(static_cast<long long>(c.app_word));
@@ -392,51 +393,57 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     const uint64_t r_mu = G64 ? kReflMu127 : kR16Mu127, r_pd = G64 ? kReflPdivX : kR16PdivX;
     const V mu = vbcast(_mm_set_epi64x(0, static_cast<long long>(r_mu)));
     const V pd = vbcast(_mm_set_epi64x(0, static_cast<long long>(r_pd)));
-    uint32_t i = 0;
-    if constexpr (G64) {
-        // Qword 2b: guard word, 2b + 1: app16|ref48 (as in memory).
-        const __m512i pair = _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0);
-        const __m512i off = _mm512_add_epi64(_mm512_mul_epu32(pair, ts), _mm512_set_epi64(8, 0, 8, 0, 8, 0, 8, 0));
-        const __m512i w = _mm512_mask_blend_epi64(0x55, _mm512_set1_epi64(static_cast<long long>(c.wmask)),
-                                                  _mm512_set1_epi64(static_cast<long long>(c.gmask)));
-        const __m512i app = _mm512_set1_epi64(static_cast<long long>(0xffffull << 48));
-        for (; i + 4 <= nb; i += 4) {
-            const V x = fold4_fin(base + i * stride, stride, len, ~uint64_t{0}, R);
-            const V t1 = vclmul00(x, mu);
+    // G64: qword 2b the guard word, 2b + 1 app16|ref48 (as in memory).
+    // G16: odd qword 2b + 1 block b's tuple, beside the lane's register.
+    const __m512i lane = G64 ? _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0) : _mm512_set_epi64(3, 0, 2, 0, 1, 0, 0, 0);
+    const __m512i off = G64 ? _mm512_add_epi64(_mm512_mul_epu32(lane, ts), _mm512_set_epi64(8, 0, 8, 0, 8, 0, 8, 0))
+                            : _mm512_mul_epu32(lane, ts);
+    const __m512i w = G64 ? _mm512_mask_blend_epi64(0x55, _mm512_set1_epi64(static_cast<long long>(c.wmask)),
+                                                    _mm512_set1_epi64(static_cast<long long>(c.gmask)))
+                          : _mm512_set1_epi64(static_cast<long long>(c.wmask & ~(0xffffull << 48)));
+    const __m512i gm = _mm512_set1_epi64((c.wmask >> 48) ? 0xffff : 0);   // G16
+    // A possible escape: app tag 0xffff (odd qwords; the G64 guard words
+    // compare 0 with 1, never equal).
+    const __m512i app = G64 ? _mm512_set_epi64(-0x1000000000000ll, 0, -0x1000000000000ll, 0, -0x1000000000000ll, 0,
+                                               -0x1000000000000ll, 0)
+                            : _mm512_set1_epi64(0xffffll << 32);
+    const __m512i appv = G64 ? _mm512_set_epi64(-0x1000000000000ll, 1, -0x1000000000000ll, 1, -0x1000000000000ll, 1,
+                                                -0x1000000000000ll, 1)
+                             : app;
+    constexpr __mmask8 kAll = G64 ? 0xFF : 0xAA;   // the qwords that hold a compare
+    // Blocks j..j+3 whose Barrett inputs are x: the qwords that passed
+    // every check (kAll when all four blocks did); a chain of masked tests.
+    auto good = [&](V x, uint32_t j) __attribute__((always_inline)) -> __mmask8 {
+        const V t1 = vclmul00(x, mu);
+        const uint8_t* tp = t + j * tstride;
+        const __m512i ref = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0 + j)), lane), rmask);
+        __mmask8 k;
+        __m512i tw;
+        if constexpr (G64) {
             const V r = vxor(x, vclmul00(t1, pd));   // register = r.q(2b+1) ^ t1.q(2b)
-            const uint8_t* tp = t + i * tstride;
-            const __m512i tw = bswap64(contiguous ? _mm512_loadu_si512(tp) : _mm512_i64gather_epi64(off, tp, 1));
+            tw = bswap64(contiguous ? _mm512_loadu_si512(tp) : _mm512_i64gather_epi64(off, tp, 1));
             // guard: ~register == tuple guard  <=>  ~(tw ^ r.q(2b+1) ^ t1.q(2b)) == 0
             const __m512i gd = _mm512_ternarylogic_epi64(tw, _mm512_bsrli_epi128(r, 8), t1, 0x69);
-            const __m512i ref = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0 + i)), pair), rmask);
             const __m512i d = _mm512_mask_blend_epi64(0x55, _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), gd);
-            const __mmask8 bad = _mm512_test_epi64_mask(d, w);
-            const __mmask8 esc = _mm512_mask_cmpeq_epi64_mask(0xAA, _mm512_and_si512(tw, app), app);
-            if (__builtin_expect((bad | esc) != 0, 0)) return i + static_cast<uint32_t>(__builtin_ctz(pair_bits(bad | esc)));
-        }
-    } else {
-        // Odd qword 2b + 1: block b's tuple, beside the lane's register.
-        const __m512i off = _mm512_mul_epu32(_mm512_set_epi64(3, 0, 2, 0, 1, 0, 0, 0), ts);
-        const __m512i idx = _mm512_set_epi64(3, 0, 2, 0, 1, 0, 0, 0);
-        const __m512i wn = _mm512_set1_epi64(static_cast<long long>(c.wmask & ~(0xffffull << 48)));
-        const __m512i gm = _mm512_set1_epi64((c.wmask >> 48) ? 0xffff : 0);
-        const __m512i app = _mm512_set1_epi64(0xffffll << 32);
-        for (; i + 4 <= nb; i += 4) {
-            const V x = fold4_fin(base + i * stride, stride, len, 0, R);
-            const V t1 = vclmul00(x, mu);
+            k = _mm512_testn_epi64_mask(d, w);
+        } else {
             // q(2b+1) low 16 bits: the reflected register; its bits reversed
             // in each byte are the tuple's guard bytes as they lie in memory.
             const V r = vbrev(vxor(x, vclmul00(t1, pd)));
-            const uint8_t* tp = t + i * tstride;
             const __m512i raw = contiguous ? _mm512_maskz_expandloadu_epi64(0xAA, tp)
                                            : _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), 0xAA, off, tp, 1);
-            const __m512i tw = bswap64(raw);
-            const __m512i ref = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0 + i)), idx), rmask);
-            const __mmask8 bad = _mm512_mask_test_epi64_mask(0xAA, _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), wn) |
-                                 _mm512_mask_test_epi64_mask(0xAA, _mm512_xor_si512(raw, r), gm);
-            const __mmask8 esc = _mm512_mask_cmpeq_epi64_mask(0xAA, _mm512_and_si512(tw, app), app);
-            if (__builtin_expect((bad | esc) != 0, 0)) return i + static_cast<uint32_t>(__builtin_ctz(pair_bits(bad | esc)));
+            tw = bswap64(raw);
+            k = _mm512_mask_testn_epi64_mask(0xAA, _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), w);
+            k = _mm512_mask_testn_epi64_mask(k, _mm512_xor_si512(raw, r), gm);
         }
+        return _mm512_mask_cmpneq_epi64_mask(k, _mm512_and_si512(tw, app), appv);
+    };
+    // Qword bits that failed -> the first block to look at.
+    auto first = [&](uint32_t bad) { return static_cast<uint32_t>(__builtin_ctz(pair_bits(bad))); };
+    uint32_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const __mmask8 g = good(fold4_fin(base + i * stride, stride, len, reg, R), i);
+        if (__builtin_expect(g != kAll, 0)) return i + first(kAll & ~g);
     }
     return i;
 }
