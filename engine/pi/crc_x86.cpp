@@ -198,7 +198,7 @@ inline __attribute__((always_inline)) __m128i brev128(__m128i x) { return brev12
 inline __attribute__((always_inline)) V vbrev(V a) { return brev128_lut(a); }
 constexpr Dom kC16 = Dom::n16;
 constexpr bool kBatchFin = false;  // vhxor4 needs four lanes
-inline __attribute__((always_inline)) V vhxor4(V a, V, V, V) { return a; }
+inline __attribute__((always_inline)) V vhxor4(V a, V, V, V, Dom) { return a; }
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_pclmul
@@ -241,7 +241,7 @@ inline __attribute__((always_inline)) V vbrev(V a) {
 }
 constexpr Dom kC16 = Dom::n16;
 constexpr bool kBatchFin = false;  // vhxor4 needs four lanes
-inline __attribute__((always_inline)) V vhxor4(V a, V, V, V) { return a; }
+inline __attribute__((always_inline)) V vhxor4(V a, V, V, V, Dom) { return a; }
 #include "crc_fold.inc"
 }  // namespace
 }  // namespace isa_avx2
@@ -298,13 +298,29 @@ inline __attribute__((always_inline)) V vbrev(V a) {
     return _mm512_gf2p8affine_epi64_epi8(a, _mm512_set1_epi64(kBitRevMatrix), 0);
 }
 constexpr Dom kC16 = Dom::r16;
-// Lane b of the result: xor of the four lanes of the b-th argument (a
-// transpose by 128-bit lane shuffles, 1.5 per block instead of 2 extracts).
 constexpr bool kBatchFin = true;
-inline __attribute__((always_inline)) V vhxor4(V a, V b, V c, V d) {
+// Lane b of the result: xor of the four lanes of the b-th argument. Two
+// ways, by which port is short. Six 128-bit lane shuffles (1.5 per block)
+// where the GF2P8AFFINEQB bit reversals of the crc16 domain already fill
+// the other vector port; three shuffles and three blends (which can run
+// beside VPCLMULQDQ) for crc64, whose folds leave that port idle.
+inline __attribute__((always_inline)) V vhxor4_6(V a, V b, V c, V d) {
     const V x = _mm512_xor_si512(_mm512_shuffle_i64x2(a, b, 0x44), _mm512_shuffle_i64x2(a, b, 0xEE));
     const V y = _mm512_xor_si512(_mm512_shuffle_i64x2(c, d, 0x44), _mm512_shuffle_i64x2(c, d, 0xEE));
     return _mm512_xor_si512(_mm512_shuffle_i64x2(x, y, 0x88), _mm512_shuffle_i64x2(x, y, 0xDD));
+}
+// (p0^p2, p1^p3, q2^q0, q3^q1): p's halves in lanes 0-1, q's in 2-3.
+inline __attribute__((always_inline)) V vhalves(V p, V q) {
+    return _mm512_xor_si512(_mm512_mask_blend_epi64(0xF0, p, q), _mm512_shuffle_i64x2(p, q, 0x4E));
+}
+inline __attribute__((always_inline)) V vhxor4_3(V a, V b, V c, V d) {
+    const V x = vhalves(a, c), y = vhalves(b, d);
+    // (x0^x1, y1^y0, x2^x3, y3^y2) = (a, b, c, d)
+    const V perm = _mm512_permutex2var_epi64(x, _mm512_set_epi64(13, 12, 7, 6, 9, 8, 3, 2), y);
+    return _mm512_xor_si512(_mm512_mask_blend_epi64(0xCC, x, y), perm);
+}
+inline __attribute__((always_inline)) V vhxor4(V a, V b, V c, V d, Dom R) {
+    return R == Dom::r64 ? vhxor4_3(a, b, c, d) : vhxor4_6(a, b, c, d);
 }
 #include "crc_fold.inc"
 
@@ -519,7 +535,7 @@ inline __attribute__((always_inline)) __m256i brev256(__m256i a) {
 inline __attribute__((always_inline)) V vbrev(V a) { return {brev256(a.lo), brev256(a.hi)}; }
 constexpr Dom kC16 = Dom::r16;  // the AVX-512 kernels' domain, so its logic runs here too
 constexpr bool kBatchFin = true;
-inline __attribute__((always_inline)) V vhxor4(V a, V b, V c, V d) {
+inline __attribute__((always_inline)) V vhxor4(V a, V b, V c, V d, Dom) {
     return {_mm256_set_m128i(vhxor(b), vhxor(a)), _mm256_set_m128i(vhxor(d), vhxor(c))};
 }
 #include "crc_fold.inc"
