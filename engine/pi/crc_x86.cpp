@@ -420,19 +420,32 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     const __m512i gm = _mm512_set1_epi64((c.wmask >> 48) ? 0xffff : 0);   // G16
     // A possible escape: app tag 0xffff (odd qwords; the G64 guard words
     // compare 0 with 1, never equal).
-    const __m512i app = G64 ? _mm512_set_epi64(-0x1000000000000ll, 0, -0x1000000000000ll, 0, -0x1000000000000ll, 0,
+    __m512i app = G64 ? _mm512_set_epi64(-0x1000000000000ll, 0, -0x1000000000000ll, 0, -0x1000000000000ll, 0,
                                                -0x1000000000000ll, 0)
                             : _mm512_set1_epi64(0xffffll << 32);
-    const __m512i appv = G64 ? _mm512_set_epi64(-0x1000000000000ll, 1, -0x1000000000000ll, 1, -0x1000000000000ll, 1,
+    __m512i appv = G64 ? _mm512_set_epi64(-0x1000000000000ll, 1, -0x1000000000000ll, 1, -0x1000000000000ll, 1,
                                                 -0x1000000000000ll, 1)
                              : app;
     constexpr __mmask8 kAll = G64 ? 0xFF : 0xAA;   // the qwords that hold a compare
+    // Loop constants the compiler would otherwise rebuild every group from
+    // a general register (KMOVW and VPBROADCASTQ from a GPR run on the port
+    // the folds need): made opaque, so they stay in their registers.
+    __mmask8 odd = 0xAA;
+    __asm__("" : "+k"(odd));
+    __asm__("" : "+v"(app));
+    if constexpr (!G64) appv = app;
     // Blocks j..j+3 whose Barrett inputs are x: the qwords that passed
     // every check (kAll when all four blocks did); a chain of masked tests.
+    // The expected ref tags of the next four blocks (G16: 32-bit adds, which
+    // wrap as the tag does), stepped by 4 per group.
+    __m512i vref = G64 ? _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0)), lane)
+                       : _mm512_add_epi32(_mm512_set1_epi64(static_cast<long long>(ref0 & 0xffffffffu)), lane);
+    const __m512i four = _mm512_set1_epi64(4);
     auto good = [&](V x, uint32_t j) __attribute__((always_inline)) -> __mmask8 {
+        const __m512i ref = G64 ? _mm512_and_si512(vref, rmask) : vref;
+        vref = G64 ? _mm512_add_epi64(vref, four) : _mm512_add_epi32(vref, four);
         const V t1 = vclmul00(x, mu);
         const uint8_t* tp = t + j * tstride;
-        const __m512i ref = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0 + j)), lane), rmask);
         __mmask8 k;
         __m512i tw;
         if constexpr (G64) {
@@ -446,10 +459,10 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
             // q(2b+1) low 16 bits: the reflected register; its bits reversed
             // in each byte are the tuple's guard bytes as they lie in memory.
             const V r = vbrev(vxor(x, vclmul00(t1, pd)));
-            const __m512i raw = contiguous ? _mm512_maskz_expandloadu_epi64(0xAA, tp)
-                                           : _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), 0xAA, off, tp, 1);
+            const __m512i raw = contiguous ? _mm512_maskz_expandloadu_epi64(odd, tp)
+                                           : _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), odd, off, tp, 1);
             tw = bswap64(raw);
-            k = _mm512_mask_testn_epi64_mask(0xAA, _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), w);
+            k = _mm512_mask_testn_epi64_mask(odd, _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), w);
             k = _mm512_mask_testn_epi64_mask(k, _mm512_xor_si512(raw, r), gm);
         }
         return _mm512_mask_cmpneq_epi64_mask(k, _mm512_and_si512(tw, app), appv);
