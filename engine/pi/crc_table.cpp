@@ -132,8 +132,8 @@ bool cpu_has(CrcImpl impl) {
             return pcl && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("vpclmulqdq");
         case CrcImpl::vpclmul_avx512:
             return pcl && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("vpclmulqdq") &&
-                   __builtin_cpu_supports("gfni");
+                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2") &&
+                   __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("gfni");
     }
     return false;
 #else

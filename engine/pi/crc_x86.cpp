@@ -252,9 +252,9 @@ inline __attribute__((always_inline)) V vhxor4(V a, V, V, V, Dom) { return a; }
 
 // ----------------------------------------------------- VPCLMULQDQ AVX-512 --
 #pragma GCC push_options
-#pragma GCC target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,vpclmulqdq,gfni")
+#pragma GCC target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,avx512vbmi2,vpclmulqdq,gfni")
 #ifdef __clang__  // clang has no GCC target pragma: the same target as a function attribute
-#pragma clang attribute push(__attribute__((target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,vpclmulqdq,gfni"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("sse4.1,pclmul,avx2,avx512f,avx512bw,avx512vl,avx512vbmi2,vpclmulqdq,gfni"))), apply_to = function)
 #endif
 // GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized on its own
 // _mm512_undefined_* in broadcast/extract helpers.
@@ -404,7 +404,7 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     constexpr uint64_t reg = G64 ? ~uint64_t{0} : 0;
     const bool contiguous = tstride == (G64 ? 16u : 8u);
     const __m512i ts = _mm512_set1_epi64(static_cast<long long>(tstride));
-    const __m512i appw = _mm512_set1_epi64(static_cast<long long>(c.app_word));
+    const __m512i appw = _mm512_set1_epi64(static_cast<long long>(G64 ? c.app_word : c.app_word >> 16));
     const __m512i rmask = _mm512_set1_epi64(static_cast<long long>(c.ref_mask));
     const uint64_t r_mu = G64 ? kReflMu127 : kR16Mu127, r_pd = G64 ? kReflPdivX : kR16PdivX;
     const V mu = vbcast(_mm_set_epi64x(0, static_cast<long long>(r_mu)));
@@ -416,13 +416,14 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
                             : _mm512_mul_epu32(lane, ts);
     const __m512i w = G64 ? _mm512_mask_blend_epi64(0x55, _mm512_set1_epi64(static_cast<long long>(c.wmask)),
                                                     _mm512_set1_epi64(static_cast<long long>(c.gmask)))
-                          : _mm512_set1_epi64(static_cast<long long>(c.wmask & ~(0xffffull << 48)));
+                          : _mm512_set1_epi64(static_cast<long long>(((c.wmask >> 32) & 0xffff) << 16 |
+                                                                     ((c.wmask & 0xffffffffu) ? 0xffffffffull << 32 : 0)));
     const __m512i gm = _mm512_set1_epi64((c.wmask >> 48) ? 0xffff : 0);   // G16
     // A possible escape: app tag 0xffff (odd qwords; the G64 guard words
     // compare 0 with 1, never equal).
     __m512i app = G64 ? _mm512_set_epi64(-0x1000000000000ll, 0, -0x1000000000000ll, 0, -0x1000000000000ll, 0,
                                                -0x1000000000000ll, 0)
-                            : _mm512_set1_epi64(0xffffll << 32);
+                            : _mm512_set1_epi64(0xffffll << 16);
     __m512i appv = G64 ? _mm512_set_epi64(-0x1000000000000ll, 1, -0x1000000000000ll, 1, -0x1000000000000ll, 1,
                                                 -0x1000000000000ll, 1)
                              : app;
@@ -434,13 +435,14 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     __asm__("" : "+k"(odd));
     __asm__("" : "+v"(app));
     if constexpr (!G64) appv = app;
+    // The expected ref tags of the next four blocks, stepped by 4 per group
+    // (G16: in the high dword, by 32-bit adds, which wrap as the tag does).
+    __m512i vref = G64 ? _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0)), lane)
+                       : _mm512_add_epi32(_mm512_set1_epi64(static_cast<long long>(ref0 << 32)),
+                                          _mm512_slli_epi64(lane, 32));
+    const __m512i four = _mm512_set1_epi64(G64 ? 4 : 4ll << 32);
     // Blocks j..j+3 whose Barrett inputs are x: the qwords that passed
     // every check (kAll when all four blocks did); a chain of masked tests.
-    // The expected ref tags of the next four blocks (G16: 32-bit adds, which
-    // wrap as the tag does), stepped by 4 per group.
-    __m512i vref = G64 ? _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0)), lane)
-                       : _mm512_add_epi32(_mm512_set1_epi64(static_cast<long long>(ref0 & 0xffffffffu)), lane);
-    const __m512i four = _mm512_set1_epi64(4);
     auto good = [&](V x, uint32_t j) __attribute__((always_inline)) -> __mmask8 {
         const __m512i ref = G64 ? _mm512_and_si512(vref, rmask) : vref;
         vref = G64 ? _mm512_add_epi64(vref, four) : _mm512_add_epi32(vref, four);
@@ -461,8 +463,12 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
             const V r = vbrev(vxor(x, vclmul00(t1, pd)));
             const __m512i raw = contiguous ? _mm512_maskz_expandloadu_epi64(odd, tp)
                                            : _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), odd, off, tp, 1);
-            tw = bswap64(raw);
-            k = _mm512_mask_testn_epi64_mask(odd, _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), w);
+            // The bytes of each 16-bit word swapped (a funnel shift, off the
+            // shuffle port): guard | app << 16 | ref's high half << 32 | its
+            // low half << 48; the expected ref's halves swapped to match.
+            tw = _mm512_shldi_epi16(raw, raw, 8);
+            k = _mm512_mask_testn_epi64_mask(
+                odd, _mm512_ternarylogic_epi64(tw, _mm512_rol_epi32(ref, 16), appw, 0x1E), w);
             k = _mm512_mask_testn_epi64_mask(k, _mm512_xor_si512(raw, r), gm);
         }
         return _mm512_mask_cmpneq_epi64_mask(k, _mm512_and_si512(tw, app), appv);
