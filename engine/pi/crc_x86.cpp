@@ -452,7 +452,11 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
         __m512i tw;
         if constexpr (G64) {
             const V r = vxor(x, vclmul00(t1, pd));   // register = r.q(2b+1) ^ t1.q(2b)
-            tw = bswap64(contiguous ? _mm512_loadu_si512(tp) : _mm512_i64gather_epi64(off, tp, 1));
+            {
+                // Byte swap of each qword by three rotates (off the shuffle port).
+                const __m512i raw = contiguous ? _mm512_loadu_si512(tp) : _mm512_i64gather_epi64(off, tp, 1);
+                tw = _mm512_rol_epi64(_mm512_rol_epi32(_mm512_shldi_epi16(raw, raw, 8), 16), 32);
+            }
             // guard: ~register == tuple guard  <=>  ~(tw ^ r.q(2b+1) ^ t1.q(2b)) == 0
             const __m512i gd = _mm512_ternarylogic_epi64(tw, _mm512_bsrli_epi128(r, 8), t1, 0x69);
             const __m512i d = _mm512_mask_blend_epi64(0x55, _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), gd);
