@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <array>
+#include <cstring>
 
 namespace pifio::detail {
 namespace {
@@ -243,6 +244,80 @@ constexpr Dom kC16 = Dom::n16;
 constexpr bool kBatchFin = false;  // vhxor4 needs four lanes
 inline __attribute__((always_inline)) V vhxor4(V a, V, V, V, Dom) { return a; }
 #include "crc_fold.inc"
+
+// verify_run (see CrcKernels) in 256-bit registers: the blocks of a group
+// of four folded in lockstep, two blocks' Barrett steps per vector, the
+// tuples loaded to sit beside their registers, one test per pair.
+template <bool G64>
+uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
+                      const TupleCheck& c, uint64_t ref0) {
+    constexpr Dom R = G64 ? Dom::r64 : kC16;   // crc16: the normal domain (n16), register = crc16 << 48 in qword 0
+    constexpr uint64_t reg = G64 ? ~uint64_t{0} : 0;
+    const bool contiguous = tstride == (G64 ? 16u : 8u);
+    const V appw = _mm256_set1_epi64x(static_cast<long long>(c.app_word));
+    const V rmask = _mm256_set1_epi64x(static_cast<long long>(c.ref_mask));
+    // G64: qword 2b the guard word, 2b + 1 app16|ref48; G16: qword 2b the
+    // whole tuple (its odd qwords hold nothing to compare).
+    const V w = G64 ? _mm256_set_epi64x(static_cast<long long>(c.wmask), static_cast<long long>(c.gmask),
+                                        static_cast<long long>(c.wmask), static_cast<long long>(c.gmask))
+                    : _mm256_set_epi64x(0, static_cast<long long>(c.wmask), 0, static_cast<long long>(c.wmask));
+    const V app = G64 ? _mm256_set_epi64x(-0x1000000000000ll, 0, -0x1000000000000ll, 0)
+                      : _mm256_set_epi64x(0, 0xffffll << 32, 0, 0xffffll << 32);
+    const V appv = G64 ? _mm256_set_epi64x(-0x1000000000000ll, 1, -0x1000000000000ll, 1)
+                       : _mm256_set_epi64x(1, 0xffffll << 32, 1, 0xffffll << 32);
+    const V lane = G64 ? _mm256_set_epi64x(1, 1, 0, 0) : _mm256_set_epi64x(0, 1, 0, 0);
+    const V bsw = _mm256_broadcastsi128_si256(_mm_set_epi8(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+    const V kf = kvfin(R, 0);
+    const V k1 = G64 ? vbcast(_mm_set_epi64x(static_cast<long long>(kReflPdivX), static_cast<long long>(kReflMu127)))
+                     : vbcast(_mm_set_epi64x(static_cast<long long>(kNormP), static_cast<long long>(kNormMu)));
+    // Blocks j, j+1 with Barrett inputs y (lane 0, 1): true when both pass
+    // every check and neither is a possible escape.
+    auto pair_ok = [&](V y, uint32_t j) __attribute__((always_inline)) -> bool {
+        const uint8_t* tp = t + j * tstride;
+        const V ref = _mm256_and_si256(_mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(ref0 + j)), lane), rmask);
+        V tw, d;
+        if constexpr (G64) {
+            const V t1 = _mm256_clmulepi64_epi128(y, k1, 0x00);
+            const V r = _mm256_xor_si256(y, _mm256_clmulepi64_epi128(t1, k1, 0x10));   // register = r.q(2b+1) ^ t1.q(2b)
+            const V raw = contiguous ? vload(tp)
+                                     : _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tp + tstride)),
+                                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(tp)));
+            tw = _mm256_shuffle_epi8(raw, bsw);
+            const V g = _mm256_xor_si256(_mm256_xor_si256(tw, _mm256_bsrli_epi128(r, 8)), _mm256_xor_si256(t1, _mm256_set1_epi64x(-1)));
+            d = _mm256_blend_epi32(_mm256_xor_si256(tw, _mm256_or_si256(ref, appw)), g, 0x33);
+        } else {
+            // q = v ^ hi64(v*m); register = lo64(v ^ q*p) = crc16 << 48.
+            const V q = _mm256_xor_si256(y, _mm256_clmulepi64_epi128(y, k1, 0x01));
+            const V r = _mm256_xor_si256(y, _mm256_clmulepi64_epi128(q, k1, 0x11));
+            uint64_t t0, t1v;
+            std::memcpy(&t0, tp, 8);
+            std::memcpy(&t1v, tp + tstride, 8);
+            tw = _mm256_shuffle_epi8(_mm256_set_epi64x(0, static_cast<long long>(t1v), 0, static_cast<long long>(t0)), bsw);
+            d = _mm256_xor_si256(tw, _mm256_or_si256(_mm256_or_si256(r, ref), appw));
+        }
+        const V esc = _mm256_cmpeq_epi64(_mm256_and_si256(tw, app), appv);
+        return _mm256_testz_si256(_mm256_or_si256(_mm256_and_si256(d, w), esc), _mm256_set1_epi64x(-1));
+    };
+    uint32_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        V a[kNB];
+        fold_lockstep_acc(base + i * stride, stride, len, reg, R, a);
+        __m128i s[kNB];
+#pragma GCC unroll 4
+        for (unsigned b = 0; b < kNB; ++b) s[b] = vhxor(vfold(a[b], kf));
+        const bool ok0 = pair_ok(_mm256_set_m128i(s[1], s[0]), i), ok1 = pair_ok(_mm256_set_m128i(s[3], s[2]), i + 2);
+        if (__builtin_expect(!(ok0 && ok1), 0)) return i + (ok0 ? 2 : 0);
+    }
+    return i;
+}
+uint32_t verify_run16(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
+                      const TupleCheck& c, uint64_t ref0) {
+    return verify_run_t<false>(base, stride, len, nb, t, tstride, c, ref0);
+}
+uint32_t verify_run64(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
+                      const TupleCheck& c, uint64_t ref0) {
+    return verify_run_t<true>(base, stride, len, nb, t, tstride, c, ref0);
+}
 }  // namespace
 }  // namespace isa_avx2
 #ifdef __clang__
@@ -575,7 +650,8 @@ const CrcKernels kEmu512Kernels = {CrcImpl::vpclmul_avx512, isa_emu512::crc16, i
 const CrcKernels kPclmulKernels = {CrcImpl::pclmul, isa_pclmul::crc16, isa_pclmul::crc64, isa_pclmul::crc16_multi,
                                    isa_pclmul::crc64_multi, nullptr, nullptr, nullptr, nullptr};
 const CrcKernels kAvx2Kernels = {CrcImpl::vpclmul_avx2, isa_avx2::crc16, isa_avx2::crc64, isa_avx2::crc16_multi,
-                                 isa_avx2::crc64_multi, nullptr, nullptr, nullptr, nullptr};
+                                 isa_avx2::crc64_multi, nullptr, nullptr, isa_avx2::verify_run16,
+                                 isa_avx2::verify_run64};
 const CrcKernels kAvx512Kernels = {CrcImpl::vpclmul_avx512, isa_avx512::crc16, isa_avx512::crc64,
                                    isa_avx512::crc16_multi, isa_avx512::crc64_multi, isa_avx512::check16,
                                    isa_avx512::check64, isa_avx512::verify_run16, isa_avx512::verify_run64};
