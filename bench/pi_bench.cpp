@@ -446,6 +446,35 @@ void bench_io_pifio(benchmark::State& st, IoCase c, IoOp op) {
     label_row(st, "pifio", c.fmt.guard == pifio::Guard::g64);
 }
 
+// verify and the raw per-block CRC of one I/O on another CPU path (the
+// kernels a CPU without AVX-512 runs, on this one): the path is forced for
+// the row's duration (pi_bench runs its rows one at a time) and put back.
+void bench_io_path(benchmark::State& st, IoCase c, IoOp op, pifio::CrcImpl impl, const char* label) {
+    const pifio::CrcImpl prev = pifio::crc_active();
+    if (!pifio::crc_force(impl)) {
+        st.SkipWithError("this CPU cannot run the path");
+        return;
+    }
+    const bool g64 = c.fmt.guard == pifio::Guard::g64;
+    if (op == IoOp::crc) {
+        const pifio::CrcFunctions f = pifio::crc_functions(impl);
+        IoBufs b(c.fmt, c.nb());
+        const LoopGeo g(c.fmt);
+        for (auto _ : st) {
+            if (g64)
+                crc_blocks(f.crc64, g, b.data.get(), b.md.get(), c.nb());
+            else
+                crc_blocks(f.crc16, g, b.data.get(), b.md.get(), c.nb());
+        }
+        st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(c.io_bytes));
+        label_row(st, label, g64);
+    } else {
+        bench_io_pifio(st, c, op);
+        label_row(st, label, g64);
+    }
+    pifio::crc_force(prev);
+}
+
 #if PIFIO_BENCH_FIO
 void bench_io_fio(benchmark::State& st, IoCase c, IoOp op) {
     IoBufs b(c.fmt, c.nb());
@@ -535,6 +564,33 @@ void register_io() {
                 }
             }
         }
+}
+
+// verify/pifio-<path>/<format>/<io> and crc/pifio-<path>/<format>/<io>:
+// issue 12's verify targets on the paths of CPUs without AVX-512 (rows only
+// for paths this CPU runs; a few formats and sizes, the rest is the same code).
+void register_io_paths() {
+    const struct {
+        pifio::CrcImpl impl;
+        const char* name;
+    } paths[] = {{pifio::CrcImpl::vpclmul_avx2, "pifio-vpclmul-avx2"}, {pifio::CrcImpl::pclmul, "pifio-pclmul"}};
+    for (const auto& p : paths) {
+        if (!pifio::crc_impl_supported(p.impl)) continue;
+        for (const char* sp : {"512+8", "512+16/g64", "4096+8", "4096+16/g64"}) {
+            const pifio::Format f = pifio::parse_format(sp).value;
+            const std::string fs = pifio::format_to_short(f);
+            for (size_t io : {size_t{4096}, size_t{131072}}) {
+                const IoCase c{f, io};
+                for (IoOp op : {IoOp::verify, IoOp::crc}) {
+                    const std::string n = std::string(op == IoOp::verify ? "verify" : "crc") + "/" + p.name + "/" + fs +
+                                          "/" + std::to_string(io);
+                    const pifio::CrcImpl impl = p.impl;
+                    const char* label = p.name;
+                    benchmark::RegisterBenchmark(n.c_str(), [=](benchmark::State& s) { bench_io_path(s, c, op, impl, label); });
+                }
+            }
+        }
+    }
 }
 
 void register_all() {
@@ -648,6 +704,7 @@ void register_all() {
             }
     }
     register_io();
+    register_io_paths();
 }
 
 }  // namespace

@@ -16,6 +16,10 @@ and PASS/MISS, naming the CPU and the CRC kernel of the run:
          of the same guard bytes, one plain call per block): >= 0.9.
   io128  verify/pifio/512+*/<io 131072> vs crc16|crc64/pifio/131072 (the CRC
          of one 128 KiB buffer): >= 0.8.
+  verify-<path>, io128-<path>
+         the same on the paths of CPUs without AVX-512 (vpclmul-avx2, pclmul:
+         pi_bench's verify|crc/pifio-<path>/... rows, the path forced for the
+         row), where the run has them.
 
 Times are, per row, the fastest repetition when the JSON has the
 repetitions (noise on a shared host only adds time; `./pifio bench` keeps
@@ -92,15 +96,23 @@ def judge(doc: dict, stat: str = "min") -> list[dict]:
                              if (m := re.fullmatch(rf"{kern}/pifio-{re.escape(path)}/(\d+)", k))}):
                 add(f"crc-{path}", f"{kern}/{n}", f"{kern}/{isal}/{n}", f"{kern}/pifio-{path}/{n}",
                     1.2 if n == 512 else 1.0, f"ISA-L {isal} time / pifio {path} time")
+    # verify rows of the dispatched kernels (verify/pifio/...) and of the
+    # other CPU paths (verify/pifio-<path>/..., that path forced for the row).
     for k in sorted(t):
-        m = re.fullmatch(r"verify/pifio/(.+)/(\d+)", k)
+        m = re.fullmatch(r"verify/(pifio(?:-[a-z][a-z0-9-]*)?)/(\d.*)/(\d+)", k)
         if m:
-            add("verify", f"{m.group(1)}/{m.group(2)}", f"crc/pifio/{m.group(1)}/{m.group(2)}", k, 0.9,
-                "raw per-block CRC time / verify time")
+            impl, fmt, io = m.groups()
+            kind = "verify" if impl == "pifio" else f"verify-{impl[6:]}"
+            add(kind, f"{fmt}/{io}", f"crc/{impl}/{fmt}/{io}", k, 0.9, "raw per-block CRC time / verify time")
     for fmt, kern in (("512+8/t1", "crc16"), ("512+8/t1/ext", "crc16"), ("512+16/t1/g64", "crc64"),
                       ("512+16/t1/g64/ext", "crc64")):
         add("io128", f"{fmt}/131072", f"{kern}/pifio/131072", f"verify/pifio/{fmt}/131072", 0.8,
             "one-buffer CRC time / verify time")
+    for path in ("vpclmul-avx2", "pclmul"):
+        for fmt, kern in (("512+8/t1", "crc16"), ("512+16/t1/g64", "crc64")):
+            if f"verify/pifio-{path}/{fmt}/131072" in t:
+                add(f"io128-{path}", f"{fmt}/131072", f"{kern}/pifio-{path}/131072",
+                    f"verify/pifio-{path}/{fmt}/131072", 0.8, f"one-buffer CRC time / verify time, {path} path")
     return rows
 
 

@@ -71,6 +71,19 @@ check("avx2 crc64 512 (1.1 < 1.2)", pv[("crc-vpclmul-avx2", "crc64/512")]["verdi
 check("pclmul crc16 4096 (0.99)", pv[("crc-pclmul", "crc16/4096")]["verdict"], "MISS")
 check("no path rows, no path targets", any(r["kind"].startswith("crc-") for r in pi_targets.judge(doc(base))), False)
 
+# verify on the other CPU paths: against that path's per-block CRC and one buffer.
+vp = [row("verify/pifio-vpclmul-avx2/512+8/t1/131072", 2000.0), row("crc/pifio-vpclmul-avx2/512+8/t1/131072", 2100.0),
+      row("crc16/pifio-vpclmul-avx2/131072", 1500.0),
+      row("verify/pifio-pclmul/512+16/t1/g64/4096", 110.0), row("crc/pifio-pclmul/512+16/t1/g64/4096", 95.0)]
+vv = {(r["kind"], r["target"]): r for r in pi_targets.judge(doc(vp))}
+check("avx2 verify row", vv[("verify-vpclmul-avx2", "512+8/t1/131072")]["verdict"], "PASS")    # 1.05
+check("avx2 verify reference", vv[("verify-vpclmul-avx2", "512+8/t1/131072")]["reference"],
+      "crc/pifio-vpclmul-avx2/512+8/t1/131072")
+check("avx2 io128", vv[("io128-vpclmul-avx2", "512+8/t1/131072")]["verdict"], "MISS")           # 0.75
+check("avx2 io128 g64 (no rows)", ("io128-vpclmul-avx2", "512+16/t1/g64/131072") in vv, False)
+check("pclmul verify row", vv[("verify-pclmul", "512+16/t1/g64/4096")]["verdict"], "MISS")      # 0.86
+check("path rows are not the dispatched verify", ("verify", "512+8/t1/131072") in vv, False)
+
 # Repetitions: the fastest is the time (noise only adds), --stat median their median.
 its = [dict(row("crc16/pifio/512", x), run_type="iteration") for x in (10.5, 10.0, 30.0)] + \
       [dict(row("crc16/isal/512", x), run_type="iteration") for x in (12.0, 40.0, 40.0)]
