@@ -56,8 +56,13 @@ Json file_json(const Report& r) {
     if (r.verify_timed || r.verify_interrupted)   // pi_verify_time: what each read's PI check took
         j["verify_time"] = {{"reads", r.verify_timed}, {"ticks", r.verify_ticks}, {"ns", r.verify_ns},
                             {"ns_per_read", r.verify_timed ? r.verify_ns / double(r.verify_timed) : 0.0},
-                            {"median_ns", r.verify_median_ns},
+                            {"median_ns", r.verify_median_ns}, {"empty_window_ns", r.verify_empty_ns},
                             {"interrupted", r.verify_interrupted}};
+    if (r.crc_timed || r.crc_interrupted)   // pi_verify_time=2: the raw CRC of the other reads' bytes
+        j["verify_time"]["crc"] = {{"reads", r.crc_timed}, {"ticks", r.crc_ticks}, {"ns", r.crc_ns},
+                                   {"ns_per_read", r.crc_timed ? r.crc_ns / double(r.crc_timed) : 0.0},
+                                   {"median_ns", r.crc_median_ns}, {"interrupted", r.crc_interrupted}};
+    if (r.crc_only_reads) j["crc_only_reads"] = r.crc_only_reads;   // nothing was checked on these reads
     return j;
 }
 
