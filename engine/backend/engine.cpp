@@ -365,7 +365,7 @@ int Engine::finish(Error* e) {
                                        (o_.pi_chk && f->be->geometry().fmt.pi_type ? kAskedDevice : 0));
     }
     const CheckVerdict v = check_verdict(reports_, asked, shape_.writes, job_name_);
-    if (v.note && info_) info_(v.msg.c_str());
+    if ((v.note || v.unchecked) && info_) info_(v.msg.c_str());
     if (td.inflight || td.open_fds)
         log("pifio: %s: teardown: %" PRIu64 " I/O(s) still in flight, %" PRIu64 " target fd(s) open", job_name_.c_str(),
             td.inflight, td.open_fds);

@@ -90,6 +90,7 @@ struct Teardown {
 struct CheckVerdict {
     bool fail = false;          // checks were asked and no block was checked
     bool note = false;          // nothing checked, every block read was escaped (fio's rule: not an error)
+    bool unchecked = false;     // reads ran the raw CRC instead of the checks (pi_verify_crc_only, pi_verify_time=2)
     std::string msg;
 };
 // asked[fileno]: kAskedHost when the host checks reads of that file (pi_verify
