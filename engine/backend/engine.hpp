@@ -169,7 +169,8 @@ private:
     // byte (20 us + 1 ns/byte: slower than 1 GB/s) was preempted or
     // interrupted: counted apart, not in the time (a shared host).
     uint64_t limit_ticks_ = 0, ticks_per_byte_ = 1;
-    uint64_t timer_ticks_ = 0;   // what an empty timed window reads (the least of 256), subtracted
+    uint64_t timer_ticks_ = 0;   // what an empty timed window reads (the least seen: 256 at create, one per 256 timed reads)
+    uint64_t timed_seq_ = 0;     // timed reads so far (when to look at the empty window again)
     bool bufs_registered_ = false;
     unsigned queued_ = 0;
     std::vector<std::unique_ptr<FileState>> files_;   // adopted
