@@ -10,11 +10,22 @@ verify=1 minus verify=0. The reference is pi_bench's raw CRC time of the same
 bytes, pinned to the same CPU: crc/pifio/<format>/t1/4096 (the guard CRCs of
 the I/O's blocks, block by block) and crc16|crc64/pifio/4096 (one buffer).
 
-The engine's own timing (pi_verify_time=1, one more run per round): the
+The engine's own timing (pi_verify_time=2, one more run per round): the
 time-stamp counter around each read's PI check (the CRC and the compares),
 from pi_report (the median read, less an empty window's ticks), preempted checks left out: what verify takes inside the
 engine, not a difference of two noisy figures (it leaves out the ~30
 instructions of the completion path around the call, which callgrind counts).
+
+The honest reference, from the same job: with pi_verify_time=2 every other
+read runs the raw guard CRC of its blocks (one plain call per block, the loop
+of pi_bench's crc rows) instead of the checks, timed apart (verify_time.crc).
+Both see the data where the engine finds it (copied at submission iodepth
+I/Os earlier, out of L1 unless prefetched), the same host load and the same
+CPU state between ~1 us of fio's code; pi_bench's rows run the CRC back to
+back on trained prefetchers, which a lone check never gets. check / raw CRC
+is printed by the medians and by the means (median over the rounds). Each
+round also runs pi_verify_crc_only=1 (every read the raw CRC, nothing
+checked) beside verify=0 and 1, for the same comparison by wall clock.
 
 A third reference, crc/pifio/<format>/t1/4096/ring32: the same CRC loop over
 the next of 32 I/O buffers each time (128 KiB: beyond L1d, inside L2), which is
@@ -30,7 +41,8 @@ tuple compares, the accounting). valgrind has no AVX-512, so the CRC kernel it
 runs is another (named in the output): its instruction count is not the real
 one, the "beyond the CRC" count is.
 
-Target (issue 12): added <= 1.15x the raw CRC time, for 4096+8 and 512+8.
+Target (issue 12): added <= 1.15x the raw CRC time, for 4096+8 and 512+8
+(judge it by check / raw CRC in the engine; the other ratios are kept).
 Reported, not enforced; the host is shared, so the median of the paired
 rounds and their range are what to read, with the load average.
 
@@ -64,9 +76,14 @@ def log(msg):
 
 
 def job(fio: Path, eng: Path, fmt: str, verify: int, qd: int) -> list[str]:
+    """verify 0: no check, 1: the checks, CRC_ONLY: the raw guard CRC alone (pi_verify_crc_only)."""
     return [str(fio), "--name=mem", f"--ioengine=external:{eng}", "--thread", f"--filename=pifio-mem\\:{fmt}\\:64M",
             "--rw=randread", "--bs=4k", f"--md_per_io_size={FORMATS[fmt][1]}", f"--iodepth={qd}", "--norandommap",
-            "--randrepeat=0", "--pi_act=0", "--pi_chk=GUARD,REFTAG,APPTAG", f"--pi_verify={verify}", "--size=64M"]
+            "--randrepeat=0", "--pi_act=0", "--pi_chk=GUARD,REFTAG,APPTAG", f"--pi_verify={min(verify, 1)}", "--size=64M",
+            *(["--pi_verify_crc_only=1"] if verify == CRC_ONLY else [])]
+
+
+CRC_ONLY = 2   # job()'s third mode
 
 
 # The CRC kernels' functions (pifio::detail::isa_*, the table code): what callgrind
@@ -100,17 +117,18 @@ def callgrind_added(fio: Path, eng: Path, fmt: str, qd: int, cpu: int, n1: int, 
 
 
 def run_timed(fio: Path, eng: Path, fmt: str, runtime: float, cpu: int, qd: int) -> dict:
-    """pi_verify=1 with pi_verify_time=1: the engine's ns per read check, from pi_report."""
+    """pi_verify=1 with pi_verify_time=2: the engine's ns per read check, and in the same job (every other
+    read) the raw guard CRC of the read's bytes instead (verify_time.crc), from pi_report."""
     with tempfile.TemporaryDirectory() as td:
         rep = Path(td) / "report.json"
         cmd = [*job(fio, eng, fmt, 1, qd), "--time_based", f"--runtime={runtime}", "--ramp_time=1",
-               f"--cpus_allowed={cpu}", "--pi_verify_time=1", f"--pi_report={rep}", "--output-format=json"]
+               f"--cpus_allowed={cpu}", "--pi_verify_time=2", f"--pi_report={rep}", "--output-format=json"]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=runtime * 4 + 60)
         if r.returncode != 0:
             raise RuntimeError(f"fio failed ({r.returncode}): {' '.join(cmd)}\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
         vt = json.loads(rep.read_text())["files"][0].get("verify_time")
-    if not vt or not vt["reads"]:
-        raise RuntimeError(f"{fmt}: pi_report has no verify_time (pi_verify_time=1 timed no read)")
+    if not vt or not vt["reads"] or not vt.get("crc", {}).get("reads"):
+        raise RuntimeError(f"{fmt}: pi_report has no verify_time with a crc part (pi_verify_time=2 timed no read)")
     return vt
 
 
@@ -182,11 +200,14 @@ def main(argv=None) -> int:
         for fmt in fmts:
             rounds = []
             for i in range(args.runs):
-                order = (0, 1) if i % 2 == 0 else (1, 0)
+                modes = (0, 1, CRC_ONLY)
+                order = modes[i % 3:] + modes[:i % 3]   # rotated every round
                 got = {v: run_fio(fio, eng, fmt, v, args.runtime, args.cpu, args.depth) for v in order}
-                rounds.append({"verify0": got[0], "verify1": got[1],
+                vt = run_timed(fio, eng, fmt, args.runtime, args.cpu, args.depth)
+                rounds.append({"verify0": got[0], "verify1": got[1], "crc_only": got[CRC_ONLY],
                                "added_ns": got[1]["cpu_ns_per_io"] - got[0]["cpu_ns_per_io"],
-                               "timed": run_timed(fio, eng, fmt, args.runtime, args.cpu, args.depth)})
+                               "crc_added_ns": got[CRC_ONLY]["cpu_ns_per_io"] - got[0]["cpu_ns_per_io"],
+                               "timed": {k: x for k, x in vt.items() if k != "crc"}, "timed_crc": vt["crc"]})
             crc = crc_ns(args.bench, args.cpu, fmt)
             added = [r["added_ns"] for r in rounds]
             med = statistics.median(added)
@@ -202,6 +223,21 @@ def main(argv=None) -> int:
             res[fmt]["timed_ns_range"] = [min(timed), max(timed)]
             res[fmt]["timed_ratio_per_block_crc"] = tmed / crc["per_block"]
             res[fmt]["timed_ratio_per_block_l2_crc"] = tmed / crc["per_block_l2"]
+            # The honest reference: the raw CRC of the same bytes where the
+            # engine finds them, in the same job (pi_verify_crc_only).
+            tcrc = [r["timed_crc"]["median_ns"] for r in rounds]
+            pair = [r["timed"]["median_ns"] / r["timed_crc"]["median_ns"] for r in rounds if r["timed_crc"]["median_ns"] > 0]
+            # The histogram's buckets are 1/16 of an octave (4-8 ns here): the
+            # means (preempted windows left out) resolve the ratio finer.
+            pmean = [r["timed"]["ns_per_read"] / r["timed_crc"]["ns_per_read"] for r in rounds if r["timed_crc"]["ns_per_read"] > 0]
+            cadd = [r["crc_added_ns"] for r in rounds]
+            res[fmt].update({"timed_crc_ns_median": statistics.median(tcrc), "timed_crc_ns_range": [min(tcrc), max(tcrc)],
+                             "timed_ratio_in_engine_crc": statistics.median(pair) if pair else None,
+                             "timed_ratio_in_engine_crc_range": [min(pair), max(pair)] if pair else None,
+                             "timed_mean_ratio_in_engine_crc": statistics.median(pmean) if pmean else None,
+                             "timed_mean_ratio_in_engine_crc_range": [min(pmean), max(pmean)] if pmean else None,
+                             "crc_added_ns_median": statistics.median(cadd), "crc_added_ns_range": [min(cadd), max(cadd)],
+                             "iops_crc_only": statistics.median(r["crc_only"]["iops"] for r in rounds)})
             if use_cg:
                 res[fmt]["callgrind"] = callgrind_added(fio, eng, fmt, args.depth, args.cpu, args.n1, args.n2)
     except (RuntimeError, subprocess.TimeoutExpired, ValueError, KeyError) as ex:
@@ -224,6 +260,16 @@ def main(argv=None) -> int:
         print(f"{fmt}: engine-timed check (pi_verify_time, median read): {v['timed_ns_median']:.1f} ns [{tlo:.1f}..{thi:.1f}]; "
               f"ratio {v['timed_ratio_per_block_crc']:.2f} to the raw CRC, {v['timed_ratio_per_block_l2_crc']:.2f} "
               f"to the L2-resident one (target <= 1.15)")
+        clo, chi = v["timed_crc_ns_range"]
+        alo, ahi = v["crc_added_ns_range"]
+        rr = lambda x, k: f"{x[k]:.2f} [{x[k + '_range'][0]:.2f}..{x[k + '_range'][1]:.2f}]" if x[k] is not None else "n/a"
+        print(f"{fmt}: in the engine, the raw guard CRC of the same bytes where it finds them (pi_verify_time=2, the "
+              f"other reads of the same job): {v['timed_crc_ns_median']:.1f} ns [{clo:.1f}..{chi:.1f}]; check / raw CRC "
+              f"{rr(v, 'timed_ratio_in_engine_crc')} by the medians, {rr(v, 'timed_mean_ratio_in_engine_crc')} by the means "
+              f"(median of the rounds' ratios; target <= 1.15)")
+        print(f"{fmt}: wall clock (CPU per I/O less pi_verify=0's): the raw CRC alone (pi_verify_crc_only) adds "
+              f"{v['crc_added_ns_median']:.1f} ns/I/O [{alo:.1f}..{ahi:.1f}] (IOPS {v['iops_crc_only']:.0f}), "
+              f"the checks {v['added_ns_median']:.1f}")
         if "callgrind" in v:
             c = v["callgrind"]
             print(f"{fmt}: callgrind: pi_verify=1 adds {c['added']:.1f} instructions per I/O "

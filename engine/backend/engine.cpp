@@ -119,8 +119,21 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
     e->log_ = j.log;
     e->info_ = j.info ? j.info : j.log;
     e->depth_ = j.iodepth ? j.iodepth : 1;
+    if (o.pi_verify_crc_only) {
+        e->crc_only_ = e->diag_ = true;
+        e->log("pifio: pi_verify_crc_only=1: reads run the guard CRC only, NO PI is checked (a timing reference)");
+    }
+    if (o.pi_verify_time > 2) {
+        r.error = {EINVAL, "pi_verify_time=" + std::to_string(o.pi_verify_time) +
+                               ": want 0 (off), 1 (time each read's check) or 2 (every other read the raw CRC instead, timed apart)"};
+        return r;
+    }
+    if (o.pi_verify_time == 2) {
+        e->paired_ = true;
+        e->log("pifio: pi_verify_time=2: every other read runs the raw guard CRC instead of the checks (NOT checked), timed apart");
+    }
     if (o.pi_verify_time) {
-        e->time_verify_ = true;
+        e->time_verify_ = e->diag_ = true;
         e->ns0_ = mono_ns();
         e->ticks0_ = verify_ticks();
         // The counter's rate, roughly (1 ms), for the preemption bound only;
@@ -175,6 +188,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& o, const pif
                   std::to_string(fmt.pi_type) + " skips every check of a block whose app tag is 0xffff)")
                      .c_str());
         if (e->time_verify_) e->reports_[i].verify_hist.assign(kVerifyHistBuckets, 0);
+        if (e->paired_) e->reports_[i].crc_hist.assign(kVerifyHistBuckets, 0);
         e->reports_[i].path = f->be->path();
         e->reports_[i].desc = f->be->describe();
         if (o.hipri && info) {
@@ -326,14 +340,23 @@ int Engine::finish(Error* e) {
         // Ticks per ns over the job (invariant TSC); 1 where ticks are ns.
         const uint64_t dt = verify_ticks() - ticks0_, dns = mono_ns() - ns0_;
         const double per_ns = dns ? double(dt) / double(dns) : 1.0;
-        for (Report& r : reports_) {
-            r.verify_ns = per_ns > 0 ? double(r.verify_ticks) / per_ns : 0;
+        // The histograms and sums hold whole windows; the least empty window
+        // seen over the job comes off here.
+        const double empty = double(timer_ticks_);
+        const auto median = [&](const std::vector<uint32_t>& h, uint64_t n) {
             uint64_t seen = 0;
-            for (unsigned i = 0; i < r.verify_hist.size() && r.verify_timed; i++)
-                if ((seen += r.verify_hist[i]) * 2 >= r.verify_timed) {
-                    r.verify_median_ns = verify_hist_mid(i) / (per_ns > 0 ? per_ns : 1);
-                    break;
-                }
+            for (unsigned i = 0; i < h.size() && n; i++)
+                if ((seen += h[i]) * 2 >= n) return std::max(0.0, verify_hist_mid(i) - empty) / (per_ns > 0 ? per_ns : 1);
+            return 0.0;
+        };
+        for (Report& r : reports_) {
+            r.verify_ticks -= std::min(r.verify_ticks, r.verify_timed * timer_ticks_);
+            r.crc_ticks -= std::min(r.crc_ticks, r.crc_timed * timer_ticks_);
+            r.verify_ns = per_ns > 0 ? double(r.verify_ticks) / per_ns : 0;
+            r.verify_median_ns = median(r.verify_hist, r.verify_timed);
+            r.verify_empty_ns = per_ns > 0 ? double(timer_ticks_) / per_ns : 0;
+            r.crc_ns = per_ns > 0 ? double(r.crc_ticks) / per_ns : 0;
+            r.crc_median_ns = median(r.crc_hist, r.crc_timed);
         }
     }
     const uint64_t bad = pi_errors(reports_);
@@ -347,7 +370,7 @@ int Engine::finish(Error* e) {
                                        (o_.pi_chk && f->be->geometry().fmt.pi_type ? kAskedDevice : 0));
     }
     const CheckVerdict v = check_verdict(reports_, asked, shape_.writes, job_name_);
-    if (v.note && info_) info_(v.msg.c_str());
+    if ((v.note || v.unchecked) && info_) info_(v.msg.c_str());
     if (td.inflight || td.open_fds)
         log("pifio: %s: teardown: %" PRIu64 " I/O(s) still in flight, %" PRIu64 " target fd(s) open", job_name_.c_str(),
             td.inflight, td.open_fds);

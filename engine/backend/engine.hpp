@@ -118,6 +118,8 @@ private:
     int complete_slow(Slot& s, const io_uring_cqe* cqe) noexcept;            // event() beyond the plain case
     int check_read(FileState& f, const Slot& s) noexcept;   // verify read PI, record mismatches
     int check_read_bad(FileState& f, const Slot& s, const Span& sp) noexcept;   // ... of a read that failed
+    int check_read_diag(FileState& f, const Slot& s, const Span& sp) noexcept;  // ... timed, or the raw CRC only
+    void prefetch_next(const io_uring_cqe* cqe) noexcept;   // the next posted read's buffers into L1
     void note_status(FileState& f, const Slot& s, const Completion& c) noexcept;
     void note_mismatch(FileState& f, const Mismatch& m) noexcept;
     void inject(FileState& f, const Io& io) noexcept;
@@ -159,12 +161,17 @@ private:
     // pi_verify_time: time-stamp counter and CLOCK_MONOTONIC at create, for
     // the counter's rate over the job (finish()).
     bool time_verify_ = false;
+    bool crc_only_ = false;   // pi_verify_crc_only: reads run the raw guard CRC, no check
+    bool diag_ = false;       // time_verify_ || crc_only_: check_read() takes check_read_diag()
+    bool paired_ = false;     // pi_verify_time=2: every other read runs the raw CRC instead, timed apart
+    bool paired_next_ = false;   // the next read is the raw-CRC one
     uint64_t ticks0_ = 0, ns0_ = 0;
     // A timed check longer than this many ticks plus ticks_per_byte_ per data
     // byte (20 us + 1 ns/byte: slower than 1 GB/s) was preempted or
     // interrupted: counted apart, not in the time (a shared host).
     uint64_t limit_ticks_ = 0, ticks_per_byte_ = 1;
-    uint64_t timer_ticks_ = 0;   // what an empty timed window reads (the least of 256), subtracted
+    uint64_t timer_ticks_ = 0;   // what an empty timed window reads (the least seen: 256 at create, one per 256 timed reads)
+    uint64_t timed_seq_ = 0;     // timed reads so far (when to look at the empty window again)
     bool bufs_registered_ = false;
     unsigned queued_ = 0;
     std::vector<std::unique_ptr<FileState>> files_;   // adopted

@@ -56,8 +56,13 @@ Json file_json(const Report& r) {
     if (r.verify_timed || r.verify_interrupted)   // pi_verify_time: what each read's PI check took
         j["verify_time"] = {{"reads", r.verify_timed}, {"ticks", r.verify_ticks}, {"ns", r.verify_ns},
                             {"ns_per_read", r.verify_timed ? r.verify_ns / double(r.verify_timed) : 0.0},
-                            {"median_ns", r.verify_median_ns},
+                            {"median_ns", r.verify_median_ns}, {"empty_window_ns", r.verify_empty_ns},
                             {"interrupted", r.verify_interrupted}};
+    if (r.crc_timed || r.crc_interrupted)   // pi_verify_time=2: the raw CRC of the other reads' bytes
+        j["verify_time"]["crc"] = {{"reads", r.crc_timed}, {"ticks", r.crc_ticks}, {"ns", r.crc_ns},
+                                   {"ns_per_read", r.crc_timed ? r.crc_ns / double(r.crc_timed) : 0.0},
+                                   {"median_ns", r.crc_median_ns}, {"interrupted", r.crc_interrupted}};
+    if (r.crc_only_reads) j["crc_only_reads"] = r.crc_only_reads;   // nothing was checked on these reads
     return j;
 }
 
@@ -76,7 +81,7 @@ uint64_t pi_errors(const std::vector<Report>& files) {
 CheckVerdict check_verdict(const std::vector<Report>& files, const std::vector<uint8_t>& asked, bool writes,
                            const std::string& job) {
     CheckVerdict v;
-    uint64_t verified = 0, escaped = 0, ios = 0, ok = 0, dev_ok = 0;
+    uint64_t verified = 0, escaped = 0, ios = 0, ok = 0, dev_ok = 0, crc_only = 0;
     bool any = false, host = false;
     for (size_t i = 0; i < files.size() && i < asked.size(); i++) {
         const Report& r = files[i];
@@ -88,6 +93,7 @@ CheckVerdict check_verdict(const std::vector<Report>& files, const std::vector<u
             host = true;
             verified += r.blocks_verified;
             escaped += r.blocks_escaped;
+            crc_only += r.crc_only_reads;
         }
         if (asked[i] & kAskedDevice) dev_ok += r.reads + r.writes;
     }
@@ -106,6 +112,12 @@ CheckVerdict check_verdict(const std::vector<Report>& files, const std::vector<u
         v.msg = who + ": no field was checked on the host: all " + std::to_string(verified) +
                 " blocks read were escaped (app tag 0xffff on type 1/2, or 0xffff/0xffffffff on type 3: " +
                 "written so, or never written), which fio's PI rules skip";
+    } else if (crc_only) {
+        // The timing diagnostics: what they did not check is said, never "ok".
+        v.unchecked = true;
+        v.msg = who + ": " + std::to_string(crc_only) +
+                " read(s) ran the raw guard CRC instead of the PI checks and were NOT checked (pi_verify_crc_only, "
+                "pi_verify_time=2: timing diagnostics)";
     }
     return v;
 }
@@ -159,7 +171,10 @@ std::string report_json(const ReportInput& in) {
         }
     Json checks = Json::object();
     if (in.verdict)
-        checks = {{"verdict", in.verdict->fail ? "fail: nothing checked" : in.verdict->note ? "all escaped" : "ok"},
+        checks = {{"verdict", in.verdict->fail        ? "fail: nothing checked"
+                              : in.verdict->note      ? "all escaped"
+                              : in.verdict->unchecked ? "diagnostic: reads not checked"
+                                                      : "ok"},
                   {"message", in.verdict->msg}};
     const Json doc{
         {"engine", "pifio"},

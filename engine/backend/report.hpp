@@ -43,6 +43,13 @@ struct Report {
     double verify_ns = 0;
     std::vector<uint32_t> verify_hist;   // timed checks by ticks, kVerifyHistSub buckets per power of two
     double verify_median_ns = 0;         // from verify_hist (finish())
+    double verify_empty_ns = 0;          // what an empty timed window read (subtracted from each)
+    uint64_t crc_only_reads = 0;         // pi_verify_crc_only: reads whose guard CRC ran, nothing checked
+    // pi_verify_time=2: the same for the reads that ran the raw guard CRC
+    // instead of the checks (every other read).
+    uint64_t crc_timed = 0, crc_ticks = 0, crc_interrupted = 0;
+    double crc_ns = 0, crc_median_ns = 0;
+    std::vector<uint32_t> crc_hist;
     struct StatusCount {
         uint16_t code;
         uint64_t count;
@@ -83,6 +90,7 @@ struct Teardown {
 struct CheckVerdict {
     bool fail = false;          // checks were asked and no block was checked
     bool note = false;          // nothing checked, every block read was escaped (fio's rule: not an error)
+    bool unchecked = false;     // reads ran the raw CRC instead of the checks (pi_verify_crc_only, pi_verify_time=2)
     std::string msg;
 };
 // asked[fileno]: kAskedHost when the host checks reads of that file (pi_verify

@@ -62,6 +62,8 @@ CASES = [
     o("pi_format", "512+8/t1/t2", want="given twice"),
     o("pi_format", "512+" + "9" * 300, want="is not a number"),
     o("pi_verify", "2"),
+    o("pi_verify_time", "3", want="pi_verify_time=3"),
+    o("pi_verify_crc_only", "2"),
     o("pi_host_chk", "GUARD", want="pi_host_chk=GUARD"),
     o("pi_host_chk", "CRC", want="'CRC'"),
     o("pi_inject", "guard:2", want="fraction '2'"),

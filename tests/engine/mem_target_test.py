@@ -4,7 +4,9 @@
 Reads of PI written by the target's own generate pass the host checks on
 several formats; write-then-read keeps the engine's PI; guards corrupted on
 write (pi_inject) are caught on read (so the checks really run); a malformed target is refused with a
-message that shows the form; pi_verify_time times every clean read's check into pi_report. Exit 0 pass, 1 fail, 77 skip.
+message that shows the form; pi_verify_time times every clean read's check into pi_report;
+pi_verify_time=2 and pi_verify_crc_only (the raw-CRC timing references) say
+what they left unchecked. Exit 0 pass, 1 fail, 77 skip.
 """
 import argparse
 import os
@@ -99,6 +101,47 @@ def main():
             ok, vt = False, f"report: {e}"
         if not ok:
             fails.append(f"pi_verify_time={timed}: verify_time {vt} (rc {rc})\n{out[-600:]}")
+    # pi_verify_time=2: reads alternate between the checks and the raw guard
+    # CRC (timed apart, verify_time.crc); the CRC reads are not checked and the
+    # verdict says so; the checked half still catches corrupted guards.
+    n += 1
+    rc, out = run(a.fio, base + [target("512+8"), "--rw=randread", "--size=8M", "--pi_verify_time=2",
+                                 f"--pi_report={rep}"] + md("512+8"))
+    try:
+        d = json.load(open(rep))
+        fd = d["files"][0]
+        vt, ct = fd["verify_time"], fd["verify_time"]["crc"]
+        ok = rc == 0 and fd["reads"] == 2000 and fd["crc_only_reads"] == 1000 and fd["blocks_verified"] == 8 * 1000 \
+            and vt["reads"] + vt["interrupted"] == 1000 and ct["reads"] + ct["interrupted"] == 1000 \
+            and ct["reads"] > 0 and 1 < ct["ns_per_read"] < 1e6 and vt["empty_window_ns"] > 0 \
+            and d["checks"]["verdict"] == "diagnostic: reads not checked" and "NOT checked" in out
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        ok, out = False, out + f"\nreport: {e}"
+    if not ok:
+        fails.append(f"pi_verify_time=2: want 1000 reads checked and 1000 raw-CRC reads timed apart (rc {rc})\n{out[-800:]}")
+    n += 1
+    rc, out = run(a.fio, base + ["--filename=pifio-mem\\:4096+8\\:1M", "--rw=randrw", "--size=1M", "--pi_inject=guard:1",
+                                 "--pi_verify_time=2"] + md("4096+8"))
+    if rc == 0 or "guard" not in out.lower():
+        fails.append(f"pi_verify_time=2: corrupted guards not caught by the checked reads (rc {rc})\n{out[-600:]}")
+    # pi_verify_crc_only=1: every read runs the raw CRC, none is checked (even
+    # corrupted guards pass), and the job says so.
+    n += 1
+    rc, out = run(a.fio, base + ["--filename=pifio-mem\\:4096+8\\:1M", "--rw=randrw", "--size=1M", "--pi_inject=guard:1",
+                                 "--pi_verify_crc_only=1", f"--pi_report={rep}"] + md("4096+8"))
+    try:
+        d = json.load(open(rep))
+        fd = d["files"][0]
+        ok = rc == 0 and fd["reads"] > 0 and fd["crc_only_reads"] == fd["reads"] and fd["blocks_verified"] == 0 \
+            and d["checks"]["verdict"] == "diagnostic: reads not checked" and "NO PI is checked" in out
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        ok, out = False, out + f"\nreport: {e}"
+    if not ok:
+        fails.append(f"pi_verify_crc_only=1: want every read unchecked and said so (rc {rc})\n{out[-800:]}")
+    n += 1
+    rc, out = run(a.fio, base + [target("4096+8"), "--rw=randread", "--size=8M", "--pi_verify_time=3"] + md("4096+8"))
+    if rc == 0 or "want 0 (off), 1" not in out:
+        fails.append(f"pi_verify_time=3: want a refusal that names the values (rc {rc})\n{out[-600:]}")
     for f in fails:
         print("FAIL:", f)
     print(f"{'FAIL' if fails else 'PASS'}: {n - len(fails)} of {n} in-memory target checks")

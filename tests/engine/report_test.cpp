@@ -219,6 +219,14 @@ TEST(CheckVerdict, FailsOnlyWhenChecksWereAskedAndNoneWasDone) {
     EXPECT_FALSE(v.fail || v.note);
     // A second file that verified makes the job fine.
     EXPECT_FALSE(check_verdict({file(0, 4, 0, 0, 0, 0), file(2, 2, 0, 0, 16, 0)}, {both, both}, false, "j").fail);
+    // The timing diagnostics (pi_verify_crc_only, pi_verify_time=2): reads that ran
+    // the raw CRC instead of the checks are said, never an unqualified ok.
+    Report c = file(10, 10, 0, 0, 40, 0);
+    c.crc_only_reads = 5;
+    v = check_verdict({c}, {both}, false, "j");
+    EXPECT_TRUE(v.unchecked && !v.fail && !v.note);
+    EXPECT_NE(v.msg.find("5 read(s) ran the raw guard CRC"), std::string::npos) << v.msg;
+    EXPECT_FALSE(check_verdict({file(10, 10, 0, 0, 40, 0)}, {both}, false, "j").unchecked);
 }
 
 // pi_verify_time's histogram: every tick count lands in the bucket whose
