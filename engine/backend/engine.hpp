@@ -119,7 +119,6 @@ private:
     int check_read(FileState& f, const Slot& s) noexcept;   // verify read PI, record mismatches
     int check_read_bad(FileState& f, const Slot& s, const Span& sp) noexcept;   // ... of a read that failed
     int check_read_diag(FileState& f, const Slot& s, const Span& sp) noexcept;  // ... timed, or the raw CRC only
-    void prefetch_next(const io_uring_cqe* cqe) noexcept;   // the next posted read's buffers into L1
     void note_status(FileState& f, const Slot& s, const Completion& c) noexcept;
     void note_mismatch(FileState& f, const Mismatch& m) noexcept;
     void inject(FileState& f, const Io& io) noexcept;

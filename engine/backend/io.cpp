@@ -297,9 +297,7 @@ __attribute__((always_inline)) inline int Engine::on_complete(Slot& s, const io_
     f.rep->read_ios++;
     const Geometry& g = *f.geo;
     if (!g.host_pi() || !f.chk.checks) return 0;
-    const int err = check_read(f, s);
-    prefetch_next(cqe);
-    return err;
+    return check_read(f, s);
 }
 
 // Inlined into on_complete() (itself out of event()'s fast path): the clean
@@ -395,37 +393,6 @@ __attribute__((noinline)) int Engine::check_read_diag(FileState& f, const Slot& 
     f.rep->blocks_verified += s.io.nlb;
     f.rep->blocks_escaped += escaped;
     return 0;
-}
-
-// A read's data is checked where it sits, most often in L2 or beyond (the
-// in-memory target copied it at submission, iodepth I/Os ago; a device's DMA
-// leaves it in the LLC or memory), and a check alone between ~1 us of fio's
-// code waits for every line: on the in-memory target at QD32 it took ~35 ns
-// more than the same check at QD1 (data just copied, in L1). So while fio
-// completes this read, the next posted completion's buffers are pulled into
-// L1: its first kPrefetchBytes of data (the hardware prefetchers carry a
-// longer one on) and its metadata. fio reaps one CQE per getevents() by
-// default (iodepth_batch_complete_max = 1), so the next CQE is usually posted
-// but not yet handed out; nothing is read when none is posted.
-constexpr uint32_t kPrefetchBytes = 4096;
-__attribute__((always_inline)) inline void Engine::prefetch_next(const io_uring_cqe* cqe) noexcept {
-    const unsigned mask = ring_.cq.ring_mask;
-    const unsigned at = cq_head_ + (((unsigned(cqe - ring_.cq.cqes) >> cqe_shift_) - cq_head_) & mask) + 1;
-    if (at == io_uring_smp_load_acquire(ring_.cq.ktail)) return;
-    const uint64_t ud = ring_.cq.cqes[(at & mask) << cqe_shift_].user_data;
-    if (ud >= slots_.size()) return;
-    const Io& n = slots_[ud].io;
-    if (n.dir != Dir::read) return;
-    // Eight lines a step (a step may run past a short buffer: a prefetch
-    // never faults), so ~90 instructions for 4 KiB.
-    const auto* d = static_cast<const char*>(n.data);
-    const char* const de = d + (n.data_len < kPrefetchBytes ? n.data_len : kPrefetchBytes);
-    for (; d < de; d += 512) {
-#pragma GCC unroll 8
-        for (unsigned k = 0; k < 512; k += 64) __builtin_prefetch(d + k, 0, 3);
-    }
-    const auto* m = static_cast<const char*>(n.md);
-    for (uint32_t o = 0; o < n.md_len && o < kPrefetchBytes; o += 64) __builtin_prefetch(m + o, 0, 3);
 }
 
 __attribute__((noinline, cold)) int Engine::check_read_bad(FileState& f, const Slot& s, const Span& sp) noexcept {
