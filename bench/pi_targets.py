@@ -28,7 +28,7 @@ them: 10 short repetitions in random order), else the `median` aggregate;
 in the JSON written. Rows the run lacks are listed as missing, never counted
 as met.
 
-  bench/pi_targets.py [--json results/bench/pi-core.json] [--out results/bench/pi-targets.json] [--strict]
+  bench/pi_targets.py [--json results/bench/pi-core.json ...] [--out results/bench/pi-targets.json] [--strict]
 Exit: 0 judged (MISS is reported, not enforced; --strict: 1 on a MISS or
 missing row), 2 unreadable input.
 """
@@ -118,17 +118,28 @@ def judge(doc: dict, stat: str = "min") -> list[dict]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--json", type=Path, default=ROOT / "results" / "bench" / "pi-core.json")
+    ap.add_argument("--json", type=Path, nargs="+", default=[ROOT / "results" / "bench" / "pi-core.json"],
+                    help="one or more pi_bench JSONs of the same binary on the same CPU: their repetitions "
+                         "are pooled (on a host whose speed swings, more runs make the fastest repetition of "
+                         "every row a fairer figure)")
     ap.add_argument("--out", type=Path, default=None, help="write the verdicts as JSON here")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed or a row is missing")
     ap.add_argument("--stat", choices=("min", "median"), default="min",
                     help="judge on the fastest repetition (default) or their median")
     a = ap.parse_args(argv)
-    try:
-        doc = json.loads(a.json.read_text())
-    except (OSError, ValueError) as ex:
-        print(f"pi_targets: cannot read {a.json}: {ex}; run ./pifio bench first", file=sys.stderr)
-        return 2
+    doc = None
+    for path in a.json:
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, ValueError) as ex:
+            print(f"pi_targets: cannot read {path}: {ex}; run ./pifio bench first", file=sys.stderr)
+            return 2
+        if doc is None:
+            doc = d
+        else:
+            doc["benchmarks"] = doc.get("benchmarks", []) + d.get("benchmarks", [])
+    if len(a.json) > 1:
+        print(f"pi_targets: repetitions of {len(a.json)} runs pooled", file=sys.stderr)
     rows = judge(doc, a.stat)
     ctx = doc.get("context", {})
     cpu = ctx.get("cpu_model") or "unknown CPU"

@@ -201,6 +201,69 @@ constexpr Dom kC16 = Dom::n16;
 constexpr bool kBatchFin = false;  // vhxor4 needs four lanes
 inline __attribute__((always_inline)) V vhxor4(V a, V, V, V, Dom) { return a; }
 #include "crc_fold.inc"
+
+// verify_run (see CrcKernels) in 128-bit registers: four blocks folded in
+// lockstep, each one's Barrett step and tuple compare in its own register,
+// one PTEST per group.
+template <bool G64>
+uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
+                      const TupleCheck& c, uint64_t ref0) {
+    constexpr Dom R = G64 ? Dom::r64 : kC16;   // crc16: the normal domain, register = crc16 << 48 in qword 0
+    constexpr uint64_t reg = G64 ? ~uint64_t{0} : 0;
+    const V appw = _mm_set1_epi64x(static_cast<long long>(c.app_word));
+    const V rmask = _mm_set1_epi64x(static_cast<long long>(c.ref_mask));
+    // G64: qword 0 the guard word, 1 app16|ref48; G16: qword 0 the tuple.
+    const V w = G64 ? _mm_set_epi64x(static_cast<long long>(c.wmask), static_cast<long long>(c.gmask))
+                    : _mm_set_epi64x(0, static_cast<long long>(c.wmask));
+    const V app = G64 ? _mm_set_epi64x(-0x1000000000000ll, 0) : _mm_set_epi64x(0, 0xffffll << 32);
+    const V appv = G64 ? _mm_set_epi64x(-0x1000000000000ll, 1) : _mm_set_epi64x(1, 0xffffll << 32);
+    const V bsw = _mm_set_epi8(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    const V k1 = G64 ? _mm_set_epi64x(static_cast<long long>(kReflPdivX), static_cast<long long>(kReflMu127))
+                     : _mm_set_epi64x(static_cast<long long>(kNormP), static_cast<long long>(kNormMu));
+    // Block j with Barrett input y: the bits that differ, or all ones in the
+    // app word of a possible escape.
+    auto bad = [&](V y, uint32_t j) __attribute__((always_inline)) -> V {
+        const uint8_t* tp = t + j * tstride;
+        const V ref = _mm_and_si128(_mm_set1_epi64x(static_cast<long long>(ref0 + j)), rmask);
+        V tw, d;
+        if constexpr (G64) {
+            const V t1 = _mm_clmulepi64_si128(y, k1, 0x00);
+            const V r = _mm_xor_si128(y, _mm_clmulepi64_si128(t1, k1, 0x10));   // register = r.q1 ^ t1.q0
+            tw = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const V*>(tp)), bsw);
+            const V g = _mm_xor_si128(_mm_xor_si128(tw, _mm_srli_si128(r, 8)), _mm_xor_si128(t1, _mm_set1_epi64x(-1)));
+            d = _mm_blend_epi16(_mm_xor_si128(tw, _mm_or_si128(ref, appw)), g, 0x0F);
+        } else {
+            const V q = _mm_xor_si128(y, _mm_clmulepi64_si128(y, k1, 0x01));
+            const V r = _mm_xor_si128(y, _mm_clmulepi64_si128(q, k1, 0x11));   // q0: crc16 << 48
+            tw = _mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const V*>(tp)), bsw);
+            d = _mm_xor_si128(tw, _mm_or_si128(_mm_or_si128(r, ref), appw));
+        }
+        return _mm_or_si128(_mm_and_si128(d, w), _mm_cmpeq_epi64(_mm_and_si128(tw, app), appv));
+    };
+    uint32_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        V a[kNB];
+        fold_lockstep_acc(base + i * stride, stride, len, reg, R, a);
+        V e[kNB];
+#pragma GCC unroll 4
+        for (unsigned b = 0; b < kNB; ++b) e[b] = bad(fin_last128(a[b], R), i + b);
+        const V any = _mm_or_si128(_mm_or_si128(e[0], e[1]), _mm_or_si128(e[2], e[3]));
+        if (__builtin_expect(!_mm_testz_si128(any, any), 0)) {
+            unsigned b = 0;
+            while (_mm_testz_si128(e[b], e[b])) ++b;
+            return i + b;
+        }
+    }
+    return i;
+}
+uint32_t verify_run16(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
+                      const TupleCheck& c, uint64_t ref0) {
+    return verify_run_t<false>(base, stride, len, nb, t, tstride, c, ref0);
+}
+uint32_t verify_run64(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
+                      const TupleCheck& c, uint64_t ref0) {
+    return verify_run_t<true>(base, stride, len, nb, t, tstride, c, ref0);
+}
 }  // namespace
 }  // namespace isa_pclmul
 #ifdef __clang__
@@ -648,7 +711,8 @@ const CrcKernels kEmu512Kernels = {CrcImpl::vpclmul_avx512, isa_emu512::crc16, i
                                    isa_emu512::crc16_multi, isa_emu512::crc64_multi, nullptr, nullptr, nullptr, nullptr};
 
 const CrcKernels kPclmulKernels = {CrcImpl::pclmul, isa_pclmul::crc16, isa_pclmul::crc64, isa_pclmul::crc16_multi,
-                                   isa_pclmul::crc64_multi, nullptr, nullptr, nullptr, nullptr};
+                                   isa_pclmul::crc64_multi, nullptr, nullptr, isa_pclmul::verify_run16,
+                                   isa_pclmul::verify_run64};
 const CrcKernels kAvx2Kernels = {CrcImpl::vpclmul_avx2, isa_avx2::crc16, isa_avx2::crc64, isa_avx2::crc16_multi,
                                  isa_avx2::crc64_multi, nullptr, nullptr, isa_avx2::verify_run16,
                                  isa_avx2::verify_run64};
