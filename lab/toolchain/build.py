@@ -46,8 +46,9 @@ def ctest(args) -> int:
 
 
 def benches(bench_filter: str = "", repetitions: int = 10) -> int:
-    """PI core benchmarks -> results/bench/pi-core.json and their targets ->
-    pi-targets.json; then (unfiltered) the
+    """PI core benchmarks -> results/bench/pi-core.json (and two more runs of
+    the rows the targets judge, pi-core-targets2|3.json) and their targets,
+    judged on the pooled repetitions -> pi-targets.json; then (unfiltered) the
     host ring-overhead bench -> results/bench/ring-overhead.json, its callgrind
     count -> ring-callgrind.json and the in-memory target's pi_verify cost ->
     mem-verify-cost.json."""
@@ -68,9 +69,23 @@ def benches(bench_filter: str = "", repetitions: int = 10) -> int:
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         cmd = ["taskset", "-c", str((os.cpu_count() or 1) - 1), *cmd]
     rc = subprocess.run([str(c) for c in cmd]).returncode
+    runs = [out / "pi-core.json"]
+    if rc == 0 and not bench_filter:
+        # Two more runs of the rows the targets judge (30 repetitions of
+        # 0.02 s each), pooled with the first: on a host whose speed swings
+        # (a VM's neighbours), one run's fastest repetitions can flip a
+        # verdict either way.
+        for k in (2, 3):
+            extra = out / f"pi-core-targets{k}.json"
+            more = [c for c in cmd if not str(c).startswith(("--benchmark_out=", "--benchmark_repetitions=",
+                                                              "--benchmark_min_time="))]
+            more += [f"--benchmark_out={extra}", "--benchmark_repetitions=30", "--benchmark_min_time=0.02",
+                     f"--benchmark_filter={TARGET_ROWS}"]
+            if subprocess.run([str(c) for c in more], stdout=subprocess.DEVNULL).returncode == 0:
+                runs.append(extra)
     if rc == 0:
-        # Issue 12's PI core targets on this run (reported, not enforced).
-        subprocess.run([sys.executable, str(ROOT / "bench" / "pi_targets.py"), "--json", str(out / "pi-core.json"),
+        # Issue 12's PI core targets on these runs (reported, not enforced).
+        subprocess.run([sys.executable, str(ROOT / "bench" / "pi_targets.py"), "--json", *map(str, runs),
                         "--out", str(out / "pi-targets.json")])
     ring = ROOT / "bench" / "ring_overhead.py"
     if rc == 0 and ring.exists() and not bench_filter:
@@ -83,6 +98,11 @@ def benches(bench_filter: str = "", repetitions: int = 10) -> int:
             r = subprocess.run([sys.executable, str(path), "--out", str(out / name)]).returncode
             rc = 0 if r == 77 else r   # 77: cannot run here (said why)
     return rc
+
+
+# The pi_bench rows bench/pi_targets.py judges.
+TARGET_ROWS = (r"^(crc16|crc64)/(pifio|isal|pifio-vpclmul-avx2|pifio-pclmul|isal-avx|isal-sse)/[0-9]+$"
+               r"|^(verify|crc)/pifio(-vpclmul-avx2|-pclmul)?/[0-9].*$")
 
 
 def exec_fio(argv) -> None:
