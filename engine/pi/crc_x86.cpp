@@ -256,14 +256,6 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     }
     return i;
 }
-uint32_t verify_run16(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
-                      const TupleCheck& c, uint64_t ref0) {
-    return verify_run_t<false>(base, stride, len, nb, t, tstride, c, ref0);
-}
-uint32_t verify_run64(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
-                      const TupleCheck& c, uint64_t ref0) {
-    return verify_run_t<true>(base, stride, len, nb, t, tstride, c, ref0);
-}
 }  // namespace
 }  // namespace isa_pclmul
 #ifdef __clang__
@@ -372,14 +364,6 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
         if (__builtin_expect(!(ok0 && ok1), 0)) return i + (ok0 ? 2 : 0);
     }
     return i;
-}
-uint32_t verify_run16(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
-                      const TupleCheck& c, uint64_t ref0) {
-    return verify_run_t<false>(base, stride, len, nb, t, tstride, c, ref0);
-}
-uint32_t verify_run64(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
-                      const TupleCheck& c, uint64_t ref0) {
-    return verify_run_t<true>(base, stride, len, nb, t, tstride, c, ref0);
 }
 }  // namespace
 }  // namespace isa_avx2
@@ -624,14 +608,6 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     }
     return i;
 }
-uint32_t verify_run16(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
-                      const TupleCheck& c, uint64_t ref0) {
-    return verify_run_t<false>(base, stride, len, nb, t, tstride, c, ref0);
-}
-uint32_t verify_run64(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
-                      const TupleCheck& c, uint64_t ref0) {
-    return verify_run_t<true>(base, stride, len, nb, t, tstride, c, ref0);
-}
 }  // namespace
 }  // namespace isa_avx512
 #ifdef __clang__
@@ -711,14 +687,14 @@ const CrcKernels kEmu512Kernels = {CrcImpl::vpclmul_avx512, isa_emu512::crc16, i
                                    isa_emu512::crc16_multi, isa_emu512::crc64_multi, nullptr, nullptr, nullptr, nullptr};
 
 const CrcKernels kPclmulKernels = {CrcImpl::pclmul, isa_pclmul::crc16, isa_pclmul::crc64, isa_pclmul::crc16_multi,
-                                   isa_pclmul::crc64_multi, nullptr, nullptr, isa_pclmul::verify_run16,
-                                   isa_pclmul::verify_run64};
+                                   isa_pclmul::crc64_multi, nullptr, nullptr, isa_pclmul::verify_run_t<false>,
+                                   isa_pclmul::verify_run_t<true>};
 const CrcKernels kAvx2Kernels = {CrcImpl::vpclmul_avx2, isa_avx2::crc16, isa_avx2::crc64, isa_avx2::crc16_multi,
-                                 isa_avx2::crc64_multi, nullptr, nullptr, isa_avx2::verify_run16,
-                                 isa_avx2::verify_run64};
+                                 isa_avx2::crc64_multi, nullptr, nullptr, isa_avx2::verify_run_t<false>,
+                                 isa_avx2::verify_run_t<true>};
 const CrcKernels kAvx512Kernels = {CrcImpl::vpclmul_avx512, isa_avx512::crc16, isa_avx512::crc64,
                                    isa_avx512::crc16_multi, isa_avx512::crc64_multi, isa_avx512::check16,
-                                   isa_avx512::check64, isa_avx512::verify_run16, isa_avx512::verify_run64};
+                                   isa_avx512::check64, isa_avx512::verify_run_t<false>, isa_avx512::verify_run_t<true>};
 
 }  // namespace pifio::detail
 #endif
