@@ -431,15 +431,19 @@ inline __attribute__((always_inline)) V vhxor4_6(V a, V b, V c, V d) {
     const V y = _mm512_xor_si512(_mm512_shuffle_i64x2(c, d, 0x44), _mm512_shuffle_i64x2(c, d, 0xEE));
     return _mm512_xor_si512(_mm512_shuffle_i64x2(x, y, 0x88), _mm512_shuffle_i64x2(x, y, 0xDD));
 }
+// m ? b : a, bit by bit: a blend by a vector of ones (one VPTERNLOGQ),
+// not by a mask register, which the compiler rebuilds inside every loop by
+// KMOVW from a general register, on the port the folds are bound by.
+inline __attribute__((always_inline)) V vsel(V m, V a, V b) { return _mm512_ternarylogic_epi64(m, b, a, 0xCA); }
 // (p0^p2, p1^p3, q2^q0, q3^q1): p's halves in lanes 0-1, q's in 2-3.
 inline __attribute__((always_inline)) V vhalves(V p, V q) {
-    return _mm512_xor_si512(_mm512_mask_blend_epi64(0xF0, p, q), _mm512_shuffle_i64x2(p, q, 0x4E));
+    return _mm512_xor_si512(vsel(_mm512_set_epi64(-1, -1, -1, -1, 0, 0, 0, 0), p, q), _mm512_shuffle_i64x2(p, q, 0x4E));
 }
 inline __attribute__((always_inline)) V vhxor4_3(V a, V b, V c, V d) {
     const V x = vhalves(a, c), y = vhalves(b, d);
     // (x0^x1, y1^y0, x2^x3, y3^y2) = (a, b, c, d)
     const V perm = _mm512_permutex2var_epi64(x, _mm512_set_epi64(13, 12, 7, 6, 9, 8, 3, 2), y);
-    return _mm512_xor_si512(_mm512_mask_blend_epi64(0xCC, x, y), perm);
+    return _mm512_xor_si512(vsel(_mm512_set_epi64(-1, -1, 0, 0, -1, -1, 0, 0), x, y), perm);
 }
 inline __attribute__((always_inline)) V vhxor4(V a, V b, V c, V d, Dom R) {
     return R == Dom::r64 ? vhxor4_3(a, b, c, d) : vhxor4_6(a, b, c, d);
@@ -457,17 +461,15 @@ inline __attribute__((always_inline)) __m512i bswap64(__m512i x) {
     return _mm512_shuffle_epi8(x, _mm512_broadcast_i32x4(m));
 }
 // Qwords at t + off[i] for the set bits of k (a plain load when contiguous).
-inline __attribute__((always_inline)) __m512i tuples(const uint8_t* t, size_t step, bool contiguous, __mmask8 k,
-                                                     __m512i off) {
+inline __attribute__((always_inline)) __m512i tuples(const uint8_t* t, bool contiguous, __mmask8 k, __m512i off) {
     if (contiguous) return _mm512_maskz_loadu_epi64(k, t);
-    (void)step;
     return _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), k, off, t, 1);
 }
 
 uint32_t check16(const uint16_t* g, const uint8_t* t, size_t tstride, unsigned n, const TupleCheck& c, uint64_t ref0) {
     const __mmask8 live = static_cast<__mmask8>((1u << n) - 1);
     const __m512i off = _mm512_mul_epu32(iota8(), _mm512_set1_epi64(static_cast<long long>(tstride)));
-    const __m512i tw = bswap64(tuples(t, tstride, tstride == 8, live, off));
+    const __m512i tw = bswap64(tuples(t, tstride == 8, live, off));
     const __m512i guard = _mm512_slli_epi64(_mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g))), 48);
     const __m512i ref = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0)), iota8()),
                                          _mm512_set1_epi64(static_cast<long long>(c.ref_mask)));
@@ -494,7 +496,7 @@ uint32_t check64(const uint64_t* g, const uint8_t* t, size_t tstride, unsigned n
     for (unsigned h = 0; h < 2 && 4 * h < n; ++h) {
         const unsigned m = n - 4 * h < 4 ? n - 4 * h : 4;
         const __mmask8 live = static_cast<__mmask8>((1u << (2 * m)) - 1);
-        const __m512i tw = bswap64(tuples(t + 4 * h * tstride, tstride, tstride == 16, live, off));
+        const __m512i tw = bswap64(tuples(t + 4 * h * tstride, tstride == 16, live, off));
         const __m512i ref = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0 + 4 * h)), pair), rmask);
         const __m512i want = _mm512_mask_expandloadu_epi64(_mm512_or_si512(ref, appw), 0x55, g + 4 * h);
         const __mmask8 bad = _mm512_mask_test_epi64_mask(live, _mm512_xor_si512(tw, want), w);
@@ -507,6 +509,20 @@ uint32_t check64(const uint64_t* g, const uint8_t* t, size_t tstride, unsigned n
         flags |= k << (4 * h);
     }
     return flags;
+}
+
+// A word broadcast to every qword, or a mask, read from memory: one load,
+// off port 5, which VPBROADCASTQ and KMOVW from a general register would
+// take (in asm: the compiler turns the plain intrinsics back into those).
+inline __attribute__((always_inline)) __m512i set1_m(uint64_t v) {
+    __m512i r;
+    __asm__("vpbroadcastq %1, %0" : "=v"(r) : "m"(v));
+    return r;
+}
+inline __attribute__((always_inline)) __mmask8 mask_m(uint16_t v) {
+    __mmask16 k;
+    __asm__("kmovw %1, %0" : "=k"(k) : "m"(v));
+    return static_cast<__mmask8>(k);
 }
 
 // Block bits from qword bits: block i <- qword bits 2i, 2i+1.
@@ -525,8 +541,12 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     constexpr Dom R = G64 ? Dom::r64 : Dom::r16;
     constexpr uint64_t reg = G64 ? ~uint64_t{0} : 0;
     const bool contiguous = tstride == (G64 ? 16u : 8u);
-    const __m512i ts = _mm512_set1_epi64(static_cast<long long>(tstride));
-    const __m512i appw = _mm512_set1_epi64(static_cast<long long>(G64 ? c.app_word : c.app_word >> 16));
+    // Every run-time word is broadcast from memory (set1_m): a load, where
+    // VPBROADCASTQ or KMOVW from a general register would take the port the
+    // folds are bound by, ~8 cycles per call (a 4 KiB I/O of 512-byte
+    // blocks is ~150 cycles).
+    const __m512i ts = set1_m(tstride);
+    const __m512i appw = G64 ? _mm512_set1_epi64(static_cast<long long>(c.app_word)) : set1_m(c.app_word >> 16);
     const __m512i rmask = _mm512_set1_epi64(static_cast<long long>(c.ref_mask));
     const uint64_t r_mu = G64 ? kReflMu127 : kR16Mu127, r_pd = G64 ? kReflPdivX : kR16PdivX;
     const V mu = vbcast(_mm_set_epi64x(0, static_cast<long long>(r_mu)));
@@ -536,16 +556,15 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     const __m512i lane = G64 ? _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0) : _mm512_set_epi64(3, 0, 2, 0, 1, 0, 0, 0);
     const __m512i off = G64 ? _mm512_add_epi64(_mm512_mul_epu32(lane, ts), _mm512_set_epi64(8, 0, 8, 0, 8, 0, 8, 0))
                             : _mm512_mul_epu32(lane, ts);
-    const __m512i w = G64 ? _mm512_mask_blend_epi64(0x55, _mm512_set1_epi64(static_cast<long long>(c.wmask)),
-                                                    _mm512_set1_epi64(static_cast<long long>(c.gmask)))
-                          : _mm512_set1_epi64(static_cast<long long>(((c.wmask >> 32) & 0xffff) << 16 |
-                                                                     ((c.wmask & 0xffffffffu) ? 0xffffffffull << 32 : 0)));
-    const __m512i gm = _mm512_set1_epi64((c.wmask >> 48) ? 0xffff : 0);   // G16
+    const __m512i w = G64 ? _mm512_broadcast_i32x4(_mm_set_epi64x(static_cast<long long>(c.wmask),
+                                                                  static_cast<long long>(c.gmask)))
+                          : set1_m(((c.wmask >> 32) & 0xffff) << 16 | ((c.wmask & 0xffffffffu) ? 0xffffffffull << 32 : 0));
+    const __m512i gm = G64 ? _mm512_setzero_si512() : set1_m((c.wmask >> 48) ? 0xffff : 0);
     // A possible escape: app tag 0xffff (odd qwords; the G64 guard words
     // compare 0 with 1, never equal).
     __m512i app = G64 ? _mm512_set_epi64(-0x1000000000000ll, 0, -0x1000000000000ll, 0, -0x1000000000000ll, 0,
                                                -0x1000000000000ll, 0)
-                            : _mm512_set1_epi64(0xffffll << 16);
+                            : set1_m(0xffffull << 16);
     __m512i appv = G64 ? _mm512_set_epi64(-0x1000000000000ll, 1, -0x1000000000000ll, 1, -0x1000000000000ll, 1,
                                                 -0x1000000000000ll, 1)
                              : app;
@@ -553,16 +572,14 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     // Loop constants the compiler would otherwise rebuild every group from
     // a general register (KMOVW and VPBROADCASTQ from a GPR run on the port
     // the folds need): made opaque, so they stay in their registers.
-    __mmask8 odd = 0xAA;
-    __asm__("" : "+k"(odd));
+    __mmask8 odd = mask_m(0xAA);
     __asm__("" : "+v"(app));
     if constexpr (!G64) appv = app;
     // The expected ref tags of the next four blocks, stepped by 4 per group
     // (G16: in the high dword, by 32-bit adds, which wrap as the tag does).
-    __m512i vref = G64 ? _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(ref0)), lane)
-                       : _mm512_add_epi32(_mm512_set1_epi64(static_cast<long long>(ref0 << 32)),
-                                          _mm512_slli_epi64(lane, 32));
-    const __m512i four = _mm512_set1_epi64(G64 ? 4 : 4ll << 32);
+    __m512i vref = G64 ? _mm512_add_epi64(set1_m(ref0), lane)
+                       : _mm512_add_epi32(set1_m(ref0 << 32), _mm512_slli_epi64(lane, 32));
+    const __m512i four = set1_m(G64 ? 4 : uint64_t{4} << 32);
     // Blocks j..j+3 whose Barrett inputs are x: the qwords that passed
     // every check (kAll when all four blocks did); a chain of masked tests.
     auto good = [&](V x, uint32_t j) __attribute__((always_inline)) -> __mmask8 {
@@ -581,7 +598,7 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
             }
             // guard: ~register == tuple guard  <=>  ~(tw ^ r.q(2b+1) ^ t1.q(2b)) == 0
             const __m512i gd = _mm512_ternarylogic_epi64(tw, _mm512_bsrli_epi128(r, 8), t1, 0x69);
-            const __m512i d = _mm512_mask_blend_epi64(0x55, _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), gd);
+            const __m512i d = vsel(_mm512_set_epi64(0, -1, 0, -1, 0, -1, 0, -1), _mm512_xor_si512(tw, _mm512_or_si512(ref, appw)), gd);
             k = _mm512_testn_epi64_mask(d, w);
         } else {
             // q(2b+1) low 16 bits: the reflected register; its bits reversed
