@@ -222,9 +222,16 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
                      : _mm_set_epi64x(static_cast<long long>(kNormP), static_cast<long long>(kNormMu));
     // Block j with Barrett input y: the bits that differ, or all ones in the
     // app word of a possible escape.
+    // The expected ref tag of the next block, stepped in the register (a
+    // MOVQ from a general register per block would take the port the folds
+    // are bound by).
+    V vref = _mm_set1_epi64x(static_cast<long long>(ref0));
+    const V one = _mm_set1_epi64x(1);
+    // bad() runs on the blocks in order.
     auto bad = [&](V y, uint32_t j) __attribute__((always_inline)) -> V {
         const uint8_t* tp = t + j * tstride;
-        const V ref = _mm_and_si128(_mm_set1_epi64x(static_cast<long long>(ref0 + j)), rmask);
+        const V ref = _mm_and_si128(vref, rmask);
+        vref = _mm_add_epi64(vref, one);
         V tw, d;
         if constexpr (G64) {
             const V t1 = _mm_clmulepi64_si128(y, k1, 0x00);
@@ -327,9 +334,15 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
                      : vbcast(_mm_set_epi64x(static_cast<long long>(kNormP), static_cast<long long>(kNormMu)));
     // Blocks j, j+1 with Barrett inputs y (lane 0, 1): true when both pass
     // every check and neither is a possible escape.
+    // The expected ref tags of the next pair, stepped in the register (a
+    // broadcast from a general register per pair takes the folds' port).
+    V vref = _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(ref0)), lane);
+    const V two = _mm256_set1_epi64x(2);
+    // pair_ok() runs on the pairs in order.
     auto pair_ok = [&](V y, uint32_t j) __attribute__((always_inline)) -> bool {
         const uint8_t* tp = t + j * tstride;
-        const V ref = _mm256_and_si256(_mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(ref0 + j)), lane), rmask);
+        const V ref = _mm256_and_si256(vref, rmask);
+        vref = _mm256_add_epi64(vref, two);
         V tw, d;
         if constexpr (G64) {
             const V t1 = _mm256_clmulepi64_epi128(y, k1, 0x00);
