@@ -303,6 +303,29 @@ done:
 
 }  // namespace
 
+// The kernels' one-pass check (CrcKernels::verify_run16/64) over the span
+// straight from the context, with none of verify_t's set-up (~15 cycles a
+// call: a tenth of a 4 KiB I/O of 512-byte blocks). Returns the blocks it
+// passed (all of them, or up to the first it flags: bad, or a possible
+// escape, which it never skips itself; or up to the last few of a group);
+// d, m and span are moved past them for verify_t.
+static uint32_t run_prefix(const PiContext& ctx, const uint8_t*& d, const uint8_t*& m, Span& span) {
+    const PiFast& f = ctx.fast;
+    if (!f.run || span.nblocks < 4) return 0;
+    const CrcKernels& k = detail::kernels();
+    const bool g16 = ctx.fmt.guard == Guard::g16;
+    const auto run = g16 ? k.verify_run16 : k.verify_run64;
+    if (!run) return 0;
+    const TupleCheck tc{f.gmask, f.wmask, f.app_word, g16 ? G16::kRefMask : G64::kRefMask};
+    const size_t mstep = f.ext ? f.ds : f.mstride;
+    const uint32_t b = run(d, f.ds, f.contig, span.nblocks, (f.ext ? d + f.dsize : m) + f.pi_off, mstep, tc, span.ref);
+    if (b == span.nblocks) return b;
+    span = Span{span.lba + b, span.ref + b, span.nblocks - b};
+    d += size_t{b} * f.ds;
+    if (!f.ext) m += size_t{b} * f.mstride;
+    return b;
+}
+
 const char* field_name(Field f) {
     switch (f) {
         case Field::guard: return "guard";
@@ -351,6 +374,7 @@ Result<PiContext> make_context(const Format& fmt, uint16_t app_tag, uint16_t app
     };
     if (fmt.guard == Guard::g16) masks(FastCheck<G16>(r.value));
     else masks(FastCheck<G64>(r.value));
+    f.run = f.guard && f.chain == 0 && f.contig % 64 == 0;
     return r;
 }
 
@@ -372,19 +396,31 @@ bool verify(const PiContext& ctx, const void* data, const void* md, const Span& 
     }
     const auto* d = static_cast<const uint8_t*>(data);
     const auto* m = static_cast<const uint8_t*>(md);
-    if (ctx.fmt.guard == Guard::g16) return verify_t<G16>(ctx, d, m, span, out, max_out, stats, stop_at_first);
-    return verify_t<G64>(ctx, d, m, span, out, max_out, stats, stop_at_first);
+    Span rest = span;
+    const uint32_t b = run_prefix(ctx, d, m, rest);
+    if (b == span.nblocks) {
+        if (stats) *stats = VerifyStats{};
+        return true;
+    }
+    VerifyStats st;
+    const bool ok = ctx.fmt.guard == Guard::g16 ? verify_t<G16>(ctx, d, m, rest, out, max_out, &st, stop_at_first)
+                                                : verify_t<G64>(ctx, d, m, rest, out, max_out, &st, stop_at_first);
+    for (uint32_t i = 0; i < st.recorded; ++i) out[i].block += b;   // indices within the caller's span
+    if (stats) *stats = st;
+    return ok;
 }
 
 uint32_t verify_quick(const PiContext& ctx, const void* data, const void* md, const Span& span) {
     if (ctx.fmt.pi_type == 0) return 0;
     const auto* d = static_cast<const uint8_t*>(data);
     const auto* m = static_cast<const uint8_t*>(md);
+    Span rest = span;
+    if (run_prefix(ctx, d, m, rest) == span.nblocks) return 0;
     VerifyStats st;
     // verify_t inlined with no records and a stop at the first bad block:
     // what is left is the CRC and the tuple compares.
-    if (ctx.fmt.guard == Guard::g16) verify_t<G16>(ctx, d, m, span, nullptr, 0, &st, true);
-    else verify_t<G64>(ctx, d, m, span, nullptr, 0, &st, true);
+    if (ctx.fmt.guard == Guard::g16) verify_t<G16>(ctx, d, m, rest, nullptr, 0, &st, true);
+    else verify_t<G64>(ctx, d, m, rest, nullptr, 0, &st, true);
     return st.bad_blocks ? kVerifyBad : st.escaped;
 }
 

@@ -128,6 +128,7 @@ struct PiFast {
     bool ext = false;
     bool type3 = false;
     bool guard = false;     // the guard is checked
+    bool run = false;       // guard checked over whole 64-byte vectors, no chain: verify_quick's one-pass path
     uint64_t gmask = 0, wmask = 0, app_word = 0;   // verify's masks over the tuple words
 };
 
