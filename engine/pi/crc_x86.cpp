@@ -285,14 +285,13 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     const V bsw = _mm_set_epi8(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
     const V k1 = G64 ? _mm_set_epi64x(static_cast<long long>(kReflPdivX), static_cast<long long>(kReflMu127))
                      : _mm_set_epi64x(static_cast<long long>(kNormP), static_cast<long long>(kNormMu));
-    // Block j with Barrett input y: the bits that differ, or all ones in the
-    // app word of a possible escape.
     // The expected ref tag of the next block, stepped in the register (a
     // MOVQ from a general register per block would take the port the folds
     // are bound by).
     V vref = _mm_set1_epi64x(static_cast<long long>(ref0));
     const V one = _mm_set1_epi64x(1);
-    // bad() runs on the blocks in order.
+    // Block j with Barrett input y: the bits that differ, or all ones in the
+    // app word of a possible escape. Runs on the blocks in order (vref).
     auto bad = [&](V y, uint32_t j) __attribute__((always_inline)) -> V {
         const uint8_t* tp = t + j * tstride;
         const V ref = _mm_and_si128(vref, rmask);
@@ -397,13 +396,13 @@ uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t n
     const V kf = kvfin(R, 0);
     const V k1 = G64 ? vbcast(_mm_set_epi64x(static_cast<long long>(kReflPdivX), static_cast<long long>(kReflMu127)))
                      : vbcast(_mm_set_epi64x(static_cast<long long>(kNormP), static_cast<long long>(kNormMu)));
-    // Blocks j, j+1 with Barrett inputs y (lane 0, 1): true when both pass
-    // every check and neither is a possible escape.
     // The expected ref tags of the next pair, stepped in the register (a
     // broadcast from a general register per pair takes the folds' port).
     V vref = _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(ref0)), lane);
     const V two = _mm256_set1_epi64x(2);
-    // pair_ok() runs on the pairs in order.
+    // Blocks j, j+1 with Barrett inputs y (lane 0, 1): true when both pass
+    // every check and neither is a possible escape. Runs on the pairs in
+    // order (vref).
     auto pair_ok = [&](V y, uint32_t j) __attribute__((always_inline)) -> bool {
         const uint8_t* tp = t + j * tstride;
         const V ref = _mm256_and_si256(vref, rmask);

@@ -264,7 +264,7 @@ inline __attribute__((always_inline)) bool verify_t(const PiContext& ctx, const 
         // through check_block, the rest passed every check.
         const auto vcheck = geo.chain ? nullptr : T::checker(k);
         const TupleCheck tc{fc.gmask, fc.wmask, fc.app_word, T::kRefMask};
-        const auto run = fc.guard && !geo.chain && geo.contig % 64 == 0 ? T::runner(k) : nullptr;
+        const auto run = ctx.fast.run ? T::runner(k) : nullptr;   // as make_context worked it out
         if (run) {
             // CRCs and compares in one pass; the blocks it stops at (bad, a
             // possible escape, the last few) are checked one by one.
