@@ -195,6 +195,31 @@ constexpr std::array<uint16_t, 8> make_head_masks() {
     return t;
 }
 constexpr std::array<uint16_t, 8> kHeadMask = make_head_masks();
+// The same for 512-byte blocks (8 vectors), whose o8 is fixed at compile
+// time: the head and tail are selected from two plain aligned loads by a
+// vector of the head's qwords, and crc64's initial register, a constant on
+// a fixed qword, goes in as its product with the head's constant.
+alignas(64) constexpr std::array<Q8, 8> kSplitComb64_8 = make_split_comb(kP64, 8);
+alignas(64) constexpr std::array<Q8, 8> kSplitComb16_8 = make_split_comb(kP16x48, 8);
+constexpr std::array<Q8, 8> make_head_sel() {
+    std::array<Q8, 8> t{};
+    for (unsigned o8 = 0; o8 < 8; ++o8)
+        for (unsigned j = o8; j < 8; ++j) t[o8].q[j] = ~uint64_t{0};
+    return t;
+}
+alignas(64) constexpr std::array<Q8, 8> kHeadSel = make_head_sel();
+// What that register adds to the Barrett input: ~0 on the message's first
+// qword, times its constant x^(64 * 63 + 63), the same for every o8 (and
+// the lane it lands in does not matter: the lanes are xored together).
+constexpr Q8 make_split_inj_fin() {
+    Q8 t{};
+    const u128 v = clmul(~uint64_t{0}, kSplitComb64_8[0].q[0]);
+    t.q[0] = static_cast<uint64_t>(v);
+    t.q[1] = static_cast<uint64_t>(v >> 64);
+    return t;
+}
+alignas(64) constexpr Q8 kSplitInjFin8 = make_split_inj_fin();
+static_assert(kSplitComb64_8[5].q[5] == kSplitComb64_8[0].q[0]);
 
 // Domain of a fold (see crc_fold.inc).
 enum class Dom : uint8_t { r64, n16, r16 };
@@ -648,6 +673,47 @@ inline __attribute__((always_inline)) V fold4_fin_split(const uint8_t* base, siz
     return vhxor4(fin[0], fin[1], fin[2], fin[3], R);
 }
 
+// fold4_fin for four 512-byte blocks of an extended layout, a stride of
+// 512 + 8 S8 bytes, the first O qwords past a 64-byte boundary (p - 8 O is
+// aligned), so block b starts o8 = (O + S8 b) % 8 qwords into its first
+// line. As fold4_fin_split, with every offset, mask and constant fixed at
+// compile time and no masked load: a block's tail line is the next block's
+// head line (one load for both), and the two are merged by one select.
+// Block b's accumulator of its 7 whole aligned vectors and its head and
+// tail (at a[b], a[b] + 512) to its Barrett input.
+template <unsigned o8>
+inline __attribute__((always_inline)) V fin_ext512(V acc, const uint8_t* a, Dom R) {
+    const bool r64 = R == Dom::r64;
+    const V head = ld(a, R);
+    const V comb = o8 == 0 ? head : vsel(_mm512_load_si512(kHeadSel[o8].q), ld(a + 8 * kVB, R), head);
+    const V ka = _mm512_load_si512((r64 ? kSplitAcc64 : kSplitAcc16)[o8].q);
+    const V kc = _mm512_load_si512((r64 ? kSplitComb64_8 : kSplitComb16_8)[o8].q);
+    if (r64) return vfold_xor(comb, kc, vfold_xor(acc, ka, _mm512_load_si512(kSplitInjFin8.q)));
+    return vfold_xor(comb, kc, vfold(acc, ka));
+}
+template <unsigned S8, unsigned O>
+inline __attribute__((always_inline)) V fold4_fin_ext512(const uint8_t* p, Dom R) {
+    constexpr size_t kStride = 512 + 8 * S8;
+    constexpr auto line = [](unsigned b) { return 64 * ((8 * O + b * kStride) / 64); };
+    constexpr auto off8 = [](unsigned b) { return static_cast<unsigned>((8 * O + b * kStride) % 64 / 8); };
+    const uint8_t* pa = p - 8 * O;
+    const uint8_t* a[kNB] = {pa + line(0), pa + line(1), pa + line(2), pa + line(3)};
+    // The four chains side by side, a vector of each in turn (written
+    // block after block, the first chain's waiting multiplies fill the
+    // scheduler and the others start late: 32 blocks from L1 287 -> 360 ns).
+    V acc[kNB];
+#pragma GCC unroll 4
+    for (unsigned b = 0; b < kNB; ++b) acc[b] = ld(a[b] + kVB, R);
+    const V k1 = kvj(R, kLanes);
+#pragma GCC unroll 8
+    for (unsigned v = 2; v < 8; ++v) {
+#pragma GCC unroll 4
+        for (unsigned b = 0; b < kNB; ++b) acc[b] = vfold_xor(acc[b], k1, ld(a[b] + v * kVB, R));
+    }
+    return vhxor4(fin_ext512<off8(0)>(acc[0], a[0], R), fin_ext512<off8(1)>(acc[1], a[1], R),
+                  fin_ext512<off8(2)>(acc[2], a[2], R), fin_ext512<off8(3)>(acc[3], a[3], R), R);
+}
+
 // CRC and tuple checks of a run of blocks, four at a time, with no guard
 // leaving the vector registers (CrcKernels::verify_run16/64). Lane b of the
 // Barrett step is block b; the tuples are loaded to match it. Split: the
@@ -655,7 +721,8 @@ inline __attribute__((always_inline)) V fold4_fin_split(const uint8_t* base, siz
 // Each shape is its own function: in one loop with a branch, the plain
 // shape's registers were allocated around the other's and 512-byte blocks
 // got 10 % slower.
-template <bool G64, bool Split>
+enum class Shape { plain, split, ext1, ext2 };
+template <bool G64, Shape S>
 __attribute__((noinline)) uint32_t verify_run_body(const uint8_t* base, size_t stride, size_t len, uint32_t nb,
                                                    const uint8_t* t, size_t tstride, const TupleCheck& c, uint64_t ref0) {
     constexpr Dom R = G64 ? Dom::r64 : Dom::r16;
@@ -739,10 +806,29 @@ __attribute__((noinline)) uint32_t verify_run_body(const uint8_t* base, size_t s
     // Qword bits that failed -> the first block to look at.
     auto first = [&](uint32_t bad) { return static_cast<uint32_t>(__builtin_ctz(pair_bits(bad))); };
     uint32_t i = 0;
+    if constexpr (S == Shape::ext1) {
+        // Eight blocks are 65 lines: the first four start 0..3 qwords into
+        // a line, the next four 4..7.
+        constexpr size_t kStride = 520;
+        for (; i + 8 <= nb; i += 8) {
+            const uint8_t* b0 = base + i * kStride;
+            const __mmask8 g0 = good(fold4_fin_ext512<1, 0>(b0, R), i);
+            if (__builtin_expect(g0 != kAll, 0)) return i + first(kAll & ~g0);
+            const __mmask8 g1 = good(fold4_fin_ext512<1, 4>(b0 + 4 * kStride, R), i + 4);
+            if (__builtin_expect(g1 != kAll, 0)) return i + 4 + first(kAll & ~g1);
+        }
+        if (i + 4 <= nb) {
+            const __mmask8 g = good(fold4_fin_ext512<1, 0>(base + i * kStride, R), i);
+            if (__builtin_expect(g != kAll, 0)) return i + first(kAll & ~g);
+            i += 4;
+        }
+        return i;
+    }
     for (; i + 4 <= nb; i += 4) {
         const uint8_t* b0 = base + i * stride;
         V x;
-        if constexpr (Split) x = fold4_fin_split<64>(b0, stride, R);
+        if constexpr (S == Shape::split) x = fold4_fin_split<64>(b0, stride, R);
+        else if constexpr (S == Shape::ext2) x = fold4_fin_ext512<2, 0>(b0, R);   // four blocks are 33 lines
         else x = fold4_fin(b0, stride, len, reg, R);
         const __mmask8 g = good(x, i);
         if (__builtin_expect(g != kAll, 0)) return i + first(kAll & ~g);
@@ -755,14 +841,21 @@ __attribute__((noinline)) uint32_t verify_run_body(const uint8_t* base, size_t s
 // 1810 -> 1578 (Emerald Rapids, CPU 1, 5 alternating rounds, min). Not
 // 512-byte blocks: there the fixed work per block (offsets, masks, masked
 // loads, constants) cost more than the split loads it saves (512+8/ext
-// 2143 -> 2454 ns).
+// 2143 -> 2454 ns). Those go by fold4_fin_ext512 instead, from a buffer on
+// a 64-byte boundary (fio's are page-aligned): 128 KiB of 512+8/ext 2122 ->
+// 1962 ns (pi_bench, 5 alternating rounds, min; 32 blocks from L1
+// unchanged), 512+16/g64/ext 1-2 % (as one harness, interleaved).
 template <bool G64>
 uint32_t verify_run_t(const uint8_t* base, size_t stride, size_t len, uint32_t nb, const uint8_t* t, size_t tstride,
                       const TupleCheck& c, uint64_t ref0) {
     const uintptr_t al = reinterpret_cast<uintptr_t>(base) | stride;
     if ((al & 63) && !(al & 7) && len == 4096)
-        return verify_run_body<G64, true>(base, stride, len, nb, t, tstride, c, ref0);
-    return verify_run_body<G64, false>(base, stride, len, nb, t, tstride, c, ref0);
+        return verify_run_body<G64, Shape::split>(base, stride, len, nb, t, tstride, c, ref0);
+    if (len == 512 && !(reinterpret_cast<uintptr_t>(base) & 63)) {
+        if (stride == 520) return verify_run_body<G64, Shape::ext1>(base, stride, len, nb, t, tstride, c, ref0);
+        if (stride == 528) return verify_run_body<G64, Shape::ext2>(base, stride, len, nb, t, tstride, c, ref0);
+    }
+    return verify_run_body<G64, Shape::plain>(base, stride, len, nb, t, tstride, c, ref0);
 }
 }  // namespace
 }  // namespace isa_avx512

@@ -308,7 +308,7 @@ TEST_P(Pi, RunsAtEveryBufferOffset) {
                              "512+16/t1/g64"}) {
         const Format f = parse_format(spec).value;
         SCOPED_TRACE(spec);
-        const uint32_t n = 9;
+        const uint32_t n = 13;   // a group of eight, one of four, one block left
         const size_t dbytes = size_t{n} * f.data_stride();
         std::vector<uint8_t> store(dbytes + 128), mstore(size_t{n} * f.md_stride() + 64);
         const PiContext c = ctx_of(f, 0x0f0f);
