@@ -680,18 +680,31 @@ inline __attribute__((always_inline)) V fold4_fin_split(const uint8_t* base, siz
 // compile time and no masked load: a block's tail line is the next block's
 // head line (one load for both), and the two are merged by one select.
 // Block b's accumulator of its 7 whole aligned vectors and its head and
-// tail (at a[b], a[b] + 512) to its Barrett input.
-template <unsigned o8>
+// tail (at a[b], a[b] + 512) to its Barrett input. Masked: the tail line
+// is read only up to the block's end (the run's last block: the rest of
+// the line may lie past the buffer).
+template <unsigned o8, bool Masked = false>
 inline __attribute__((always_inline)) V fin_ext512(V acc, const uint8_t* a, Dom R) {
     const bool r64 = R == Dom::r64;
     const V head = ld(a, R);
-    const V comb = o8 == 0 ? head : vsel(_mm512_load_si512(kHeadSel[o8].q), ld(a + 8 * kVB, R), head);
+    V tail = head;
+    if constexpr (o8 != 0) {
+        if constexpr (Masked) {
+            const V t = _mm512_maskz_loadu_epi64(static_cast<__mmask8>((1u << o8) - 1), a + 8 * kVB);
+            tail = r64 ? t : vbrev(t);
+        } else {
+            tail = ld(a + 8 * kVB, R);
+        }
+    }
+    const V comb = o8 == 0 ? head : vsel(_mm512_load_si512(kHeadSel[o8].q), tail, head);
     const V ka = _mm512_load_si512((r64 ? kSplitAcc64 : kSplitAcc16)[o8].q);
     const V kc = _mm512_load_si512((r64 ? kSplitComb64_8 : kSplitComb16_8)[o8].q);
     if (r64) return vfold_xor(comb, kc, vfold_xor(acc, ka, _mm512_load_si512(kSplitInjFin8.q)));
     return vfold_xor(comb, kc, vfold(acc, ka));
 }
-template <unsigned S8, unsigned O>
+// Last: these are the run's last four blocks (the fourth one's tail line
+// is then read masked).
+template <unsigned S8, unsigned O, bool Last = false>
 inline __attribute__((always_inline)) V fold4_fin_ext512(const uint8_t* p, Dom R) {
     constexpr size_t kStride = 512 + 8 * S8;
     constexpr auto line = [](unsigned b) { return 64 * ((8 * O + b * kStride) / 64); };
@@ -711,7 +724,7 @@ inline __attribute__((always_inline)) V fold4_fin_ext512(const uint8_t* p, Dom R
         for (unsigned b = 0; b < kNB; ++b) acc[b] = vfold_xor(acc[b], k1, ld(a[b] + v * kVB, R));
     }
     return vhxor4(fin_ext512<off8(0)>(acc[0], a[0], R), fin_ext512<off8(1)>(acc[1], a[1], R),
-                  fin_ext512<off8(2)>(acc[2], a[2], R), fin_ext512<off8(3)>(acc[3], a[3], R), R);
+                  fin_ext512<off8(2)>(acc[2], a[2], R), fin_ext512<off8(3), Last>(acc[3], a[3], R), R);
 }
 
 // CRC and tuple checks of a run of blocks, four at a time, with no guard
@@ -817,8 +830,12 @@ __attribute__((noinline)) uint32_t verify_run_body(const uint8_t* base, size_t s
             const __mmask8 g1 = good(fold4_fin_ext512<1, 4>(b0 + 4 * kStride, R), i + 4);
             if (__builtin_expect(g1 != kAll, 0)) return i + 4 + first(kAll & ~g1);
         }
+        // The fourth block's tail line reaches 32 bytes into the next
+        // block, which may not be there. (Past an eight-block group, and
+        // with the 528-byte stride, a group's tail line ends with its last
+        // block's tuple.)
         if (i + 4 <= nb) {
-            const __mmask8 g = good(fold4_fin_ext512<1, 0>(base + i * kStride, R), i);
+            const __mmask8 g = good(fold4_fin_ext512<1, 0, true>(base + i * kStride, R), i);
             if (__builtin_expect(g != kAll, 0)) return i + first(kAll & ~g);
             i += 4;
         }
