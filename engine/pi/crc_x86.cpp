@@ -673,12 +673,6 @@ inline __attribute__((always_inline)) V fold4_fin_split(const uint8_t* base, siz
     return vhxor4(fin[0], fin[1], fin[2], fin[3], R);
 }
 
-// fold4_fin for four 512-byte blocks of an extended layout, a stride of
-// 512 + 8 S8 bytes, the first O qwords past a 64-byte boundary (p - 8 O is
-// aligned), so block b starts o8 = (O + S8 b) % 8 qwords into its first
-// line. As fold4_fin_split, with every offset, mask and constant fixed at
-// compile time and no masked load: a block's tail line is the next block's
-// head line (one load for both), and the two are merged by one select.
 // Block b's accumulator of its 7 whole aligned vectors and its head and
 // tail (at a[b], a[b] + 512) to its Barrett input. Masked: the tail line
 // is read only up to the block's end (the run's last block: the rest of
@@ -702,8 +696,14 @@ inline __attribute__((always_inline)) V fin_ext512(V acc, const uint8_t* a, Dom 
     if (r64) return vfold_xor(comb, kc, vfold_xor(acc, ka, _mm512_load_si512(kSplitInjFin8.q)));
     return vfold_xor(comb, kc, vfold(acc, ka));
 }
-// Last: these are the run's last four blocks (the fourth one's tail line
-// is then read masked).
+// fold4_fin for four 512-byte blocks of an extended layout, a stride of
+// 512 + 8 S8 bytes, the first O qwords past a 64-byte boundary (p - 8 O is
+// aligned), so block b starts o8 = (O + S8 b) % 8 qwords into its first
+// line. As fold4_fin_split, with every offset, mask and constant fixed at
+// compile time: a block's tail line is the next block's head line (one
+// load for both), and the two are merged by one select. Last: these are
+// the run's last four blocks, and the fourth one's tail line is read
+// masked (the only masked load).
 template <unsigned S8, unsigned O, bool Last = false>
 inline __attribute__((always_inline)) V fold4_fin_ext512(const uint8_t* p, Dom R) {
     constexpr size_t kStride = 512 + 8 * S8;
@@ -729,8 +729,10 @@ inline __attribute__((always_inline)) V fold4_fin_ext512(const uint8_t* p, Dom R
 
 // CRC and tuple checks of a run of blocks, four at a time, with no guard
 // leaving the vector registers (CrcKernels::verify_run16/64). Lane b of the
-// Barrett step is block b; the tuples are loaded to match it. Split: the
-// blocks are read by aligned loads (fold4_fin_split; see verify_run_t).
+// Barrett step is block b; the tuples are loaded to match it. S: how the
+// blocks are read (see verify_run_t): plain, or by aligned loads for 4 KiB
+// blocks off 64-byte boundaries (split: fold4_fin_split) and 512-byte ones
+// at 520- and 528-byte strides (ext1, ext2: fold4_fin_ext512).
 // Each shape is its own function: in one loop with a branch, the plain
 // shape's registers were allocated around the other's and 512-byte blocks
 // got 10 % slower.
@@ -772,8 +774,8 @@ __attribute__((noinline)) uint32_t verify_run_body(const uint8_t* base, size_t s
     __mmask8 odd = mask_m(0xAA);
     // Tuples apart (the extended layouts): tuple b at tp + b tstride into
     // qword 2b + 1 (G16) or qwords 2b, 2b + 1 (G64) by four masked loads,
-    // which no byte outside the tuple reaches. A gather there cost 9 % of
-    // a 128 KiB run of 512+8/ext (Emerald Rapids).
+    // which no byte outside the tuple reaches. A gather there cost 6-9 % of
+    // a 128 KiB run of the 512-byte ext layouts (Emerald Rapids).
     const __mmask8 kq0 = mask_m(G64 ? 0x03 : 0x02), kq1 = mask_m(G64 ? 0x0C : 0x08), kq2 = mask_m(G64 ? 0x30 : 0x20),
                    kq3 = mask_m(G64 ? 0xC0 : 0x80);
     const size_t tstep = tstride - 16;
