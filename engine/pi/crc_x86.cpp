@@ -181,13 +181,19 @@ alignas(64) constexpr std::array<Q8, 8> kSplitComb16_64 = make_split_comb(kP16x4
 static_assert(kSplitAcc64[0].q[0] == kFinRefl[kMaxFin - 4].lo && kSplitAcc64[0].q[1] == kFinRefl[kMaxFin - 4].hi &&
               kSplitAcc64[0].q[6] == kFinRefl[kMaxFin - 1].lo && kSplitAcc64[0].q[7] == kFinRefl[kMaxFin - 1].hi &&
               kSplitAcc16[0].q[5] == kFinR16[kMaxFin - 2].hi);
-// crc64's initial register (all ones) on the message's first qword.
-constexpr std::array<Q8, 8> make_split_inj() {
-    std::array<Q8, 8> t{};
-    for (unsigned o8 = 0; o8 < 8; ++o8) t[o8].q[o8] = ~uint64_t{0};
+// crc64's initial register (all ones) on the message's first qword adds a
+// constant to the Barrett input: ~0 times that qword's constant
+// x^(64 (8n - 1) + 63), the same for every o8 (and the lane it lands in
+// does not matter: the lanes are xored together).
+constexpr Q8 make_split_inj_fin(const Q8& comb0) {
+    Q8 t{};
+    const u128 v = clmul(~uint64_t{0}, comb0.q[0]);
+    t.q[0] = static_cast<uint64_t>(v);
+    t.q[1] = static_cast<uint64_t>(v >> 64);
     return t;
 }
-alignas(64) constexpr std::array<Q8, 8> kSplitInj = make_split_inj();
+alignas(64) constexpr Q8 kSplitInjFin64 = make_split_inj_fin(kSplitComb64_64[0]);
+static_assert(kSplitComb64_64[5].q[5] == kSplitComb64_64[0].q[0]);
 // Qword masks of the head (j >= o8) and the tail (j < o8).
 constexpr std::array<uint16_t, 8> make_head_masks() {
     std::array<uint16_t, 8> t{};
@@ -197,8 +203,7 @@ constexpr std::array<uint16_t, 8> make_head_masks() {
 constexpr std::array<uint16_t, 8> kHeadMask = make_head_masks();
 // The same for 512-byte blocks (8 vectors), whose o8 is fixed at compile
 // time: the head and tail are selected from two plain aligned loads by a
-// vector of the head's qwords, and crc64's initial register, a constant on
-// a fixed qword, goes in as its product with the head's constant.
+// vector of the head's qwords (crc64's initial register as for 4 KiB).
 alignas(64) constexpr std::array<Q8, 8> kSplitComb64_8 = make_split_comb(kP64, 8);
 alignas(64) constexpr std::array<Q8, 8> kSplitComb16_8 = make_split_comb(kP16x48, 8);
 constexpr std::array<Q8, 8> make_head_sel() {
@@ -208,17 +213,7 @@ constexpr std::array<Q8, 8> make_head_sel() {
     return t;
 }
 alignas(64) constexpr std::array<Q8, 8> kHeadSel = make_head_sel();
-// What that register adds to the Barrett input: ~0 on the message's first
-// qword, times its constant x^(64 * 63 + 63), the same for every o8 (and
-// the lane it lands in does not matter: the lanes are xored together).
-constexpr Q8 make_split_inj_fin() {
-    Q8 t{};
-    const u128 v = clmul(~uint64_t{0}, kSplitComb64_8[0].q[0]);
-    t.q[0] = static_cast<uint64_t>(v);
-    t.q[1] = static_cast<uint64_t>(v >> 64);
-    return t;
-}
-alignas(64) constexpr Q8 kSplitInjFin8 = make_split_inj_fin();
+alignas(64) constexpr Q8 kSplitInjFin8 = make_split_inj_fin(kSplitComb64_8[0]);
 static_assert(kSplitComb64_8[5].q[5] == kSplitComb64_8[0].q[0]);
 
 // Domain of a fold (see crc_fold.inc).
@@ -665,10 +660,10 @@ inline __attribute__((always_inline)) V fold4_fin_split(const uint8_t* base, siz
         __asm__("kmovw %1, %0" : "=k"(head) : "m"(kHeadMask[o8[b]]));   // a load, not a GPR move on port 5
         const V h = _mm512_maskz_loadu_epi64(static_cast<__mmask8>(head), a[b]);
         const V t = _mm512_maskz_loadu_epi64(static_cast<__mmask8>(~head), a[b] + N * kVB);
-        const V comb = r64 ? _mm512_ternarylogic_epi64(h, t, _mm512_load_si512(kSplitInj[o8[b]].q), 0x56)   // (h | t) ^ inj
-                           : vbrev(_mm512_or_si512(h, t));
+        const V comb = r64 ? _mm512_or_si512(h, t) : vbrev(_mm512_or_si512(h, t));
         const V ka = _mm512_load_si512(kacc[o8[b]].q), kc = _mm512_load_si512(kcomb[o8[b]].q);
-        fin[b] = vxor(vfold(acc[b], ka), vfold(comb, kc));
+        fin[b] = r64 ? vfold_xor(comb, kc, vfold_xor(acc[b], ka, _mm512_load_si512(kSplitInjFin64.q)))
+                     : vxor(vfold(acc[b], ka), vfold(comb, kc));
     }
     return vhxor4(fin[0], fin[1], fin[2], fin[3], R);
 }
