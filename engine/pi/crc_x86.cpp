@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <array>
+#include <cstddef>
 #include <cstring>
 
 namespace pifio::detail {
@@ -773,7 +774,7 @@ __attribute__((noinline)) uint32_t verify_run_body(const uint8_t* base, size_t s
     // a 128 KiB run of the 512-byte ext layouts (Emerald Rapids).
     const __mmask8 kq0 = mask_m(G64 ? 0x03 : 0x02), kq1 = mask_m(G64 ? 0x0C : 0x08), kq2 = mask_m(G64 ? 0x30 : 0x20),
                    kq3 = mask_m(G64 ? 0xC0 : 0x80);
-    const size_t tstep = tstride - 16;
+    const ptrdiff_t tstep = static_cast<ptrdiff_t>(tstride) - 16;   // below 0 for tuples 8..15 bytes apart
     auto apart = [&](const uint8_t* tp) __attribute__((always_inline)) {
         const uint8_t* p0 = tp - (G64 ? 0 : 8);
         const uint8_t* p1 = p0 + tstep;
